@@ -1,0 +1,124 @@
+import { checkGemmShapes, type ActivationKind, type Backend } from './backend.js';
+import type { Matrix } from './matrix.js';
+
+/**
+ * The portable reference backend: plain TypeScript over Float32Array, runs anywhere.
+ * NOTE: GEMM accumulates each output row in float64 and rounds once, so it is at least as accurate as
+ * BLAS's float32 accumulation; tests compare other backends against it with a relative tolerance.
+ */
+export function createJsBackend(): Backend {
+  let rowAccumulator = new Float64Array(0);
+  return {
+    name: 'js',
+    gemm(transA, transB, alpha, a, b, beta, c) {
+      const { m, n, k } = checkGemmShapes(transA, transB, a, b, c);
+      if (rowAccumulator.length < n) rowAccumulator = new Float64Array(n);
+      const acc = rowAccumulator;
+      const A = a.data, B = b.data, C = c.data;
+      const lda = a.cols, ldb = b.cols;
+      for (let i = 0; i < m; i++) {
+        acc.fill(0, 0, n);
+        if (transB) {
+          // C[i, j] = Σ_p opA[i, p] · B[j, p]: B's rows are contiguous.
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            const bRow = j * ldb;
+            if (transA) for (let p = 0; p < k; p++) s += A[p * lda + i] * B[bRow + p];
+            else for (let p = 0, aRow = i * lda; p < k; p++) s += A[aRow + p] * B[bRow + p];
+            acc[j] = s;
+          }
+        } else {
+          // C[i, :] += opA[i, p] · B[p, :]: stream through B's rows.
+          for (let p = 0; p < k; p++) {
+            const aip = transA ? A[p * lda + i] : A[i * lda + p];
+            if (aip === 0) continue;
+            const bRow = p * ldb;
+            for (let j = 0; j < n; j++) acc[j] += aip * B[bRow + j];
+          }
+        }
+        const cRow = i * n;
+        // BLAS convention: with beta = 0, C is written without being read (it may hold NaN).
+        if (beta === 0) for (let j = 0; j < n; j++) C[cRow + j] = alpha * acc[j];
+        else for (let j = 0; j < n; j++) C[cRow + j] = alpha * acc[j] + beta * C[cRow + j];
+      }
+    },
+    activate: activateJs,
+    activateBackward: activateBackwardJs,
+    addRowVector(m: Matrix, v: Float32Array) {
+      if (v.length !== m.cols) throw new Error(`addRowVector: vector has ${v.length} values, matrix has ${m.cols} columns`);
+      const d = m.data, cols = m.cols;
+      for (let i = 0; i < m.rows; i++) {
+        const row = i * cols;
+        for (let j = 0; j < cols; j++) d[row + j] += v[j];
+      }
+    },
+    sumRows(m: Matrix, alpha: number, beta: number, out: Float32Array) {
+      if (out.length !== m.cols) throw new Error(`sumRows: output has ${out.length} values, matrix has ${m.cols} columns`);
+      const cols = m.cols, d = m.data;
+      for (let j = 0; j < cols; j++) {
+        let s = 0;
+        for (let i = 0; i < m.rows; i++) s += d[i * cols + j];
+        out[j] = beta === 0 ? alpha * s : alpha * s + beta * out[j];
+      }
+    },
+    axpby(alpha, x, beta, y) {
+      if (x.length !== y.length) throw new Error(`axpby: lengths differ (${x.length} vs ${y.length})`);
+      if (beta === 1) for (let i = 0; i < y.length; i++) y[i] += alpha * x[i];
+      else for (let i = 0; i < y.length; i++) y[i] = alpha * x[i] + beta * y[i];
+    },
+    adam(g, m, v, b1, b2, c1, c2, eps) {
+      for (let i = 0; i < g.length; i++) {
+        const gi = g[i];
+        const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+        const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+        g[i] = mi / c1 / (Math.sqrt(vi / c2) + eps);
+      }
+    },
+    setThreads() {},
+    getThreads: () => 1,
+  };
+}
+
+export function activateJs(kind: ActivationKind, z: Float32Array, out: Float32Array, slope: number): void {
+  const n = z.length;
+  switch (kind) {
+    case 'linear':
+      if (out !== z) out.set(z);
+      return;
+    case 'tanh':
+      for (let i = 0; i < n; i++) out[i] = Math.tanh(z[i]);
+      return;
+    case 'sigmoid':
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-z[i]));
+      return;
+    case 'relu':
+      for (let i = 0; i < n; i++) out[i] = z[i] > 0 ? z[i] : 0;
+      return;
+    case 'leaky_relu':
+      for (let i = 0; i < n; i++) out[i] = z[i] > 0 ? z[i] : slope * z[i];
+      return;
+  }
+}
+
+export function activateBackwardJs(
+  kind: ActivationKind, z: Float32Array, h: Float32Array, dh: Float32Array, dz: Float32Array, slope: number,
+): void {
+  const n = dz.length;
+  switch (kind) {
+    case 'linear':
+      if (dz !== dh) dz.set(dh);
+      return;
+    case 'tanh': // tanh' = 1 − h²
+      for (let i = 0; i < n; i++) dz[i] = dh[i] * (1 - h[i] * h[i]);
+      return;
+    case 'sigmoid': // σ' = h(1 − h)
+      for (let i = 0; i < n; i++) dz[i] = dh[i] * h[i] * (1 - h[i]);
+      return;
+    case 'relu':
+      for (let i = 0; i < n; i++) dz[i] = z[i] > 0 ? dh[i] : 0;
+      return;
+    case 'leaky_relu':
+      for (let i = 0; i < n; i++) dz[i] = z[i] > 0 ? dh[i] : slope * dh[i];
+      return;
+  }
+}
