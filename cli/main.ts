@@ -1,0 +1,62 @@
+import { isDataError } from '../src/data/errors.js';
+import { RULES, RULE_IDS } from '../src/rules/registry.js';
+import { TrainingDivergedError } from '../src/train/events.js';
+import { EVAL_USAGE, evalCommand } from './eval.js';
+import { TRAIN_USAGE } from './train-options.js';
+import { trainCommand } from './train.js';
+import { UsageError } from './usage-error.js';
+
+const USAGE = `usage: ngrad <command> [options]
+  train    train a network with a learning rule        (ngrad train --help)
+  eval     evaluate a saved checkpoint                  (ngrad eval --help)
+  rules    list the learning rules and their papers`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => number; usage: string }> = {
+  train: { run: trainCommand, usage: TRAIN_USAGE },
+  eval: { run: evalCommand, usage: EVAL_USAGE },
+  rules: { run: rulesCommand, usage: 'usage: ngrad rules' },
+};
+
+function rulesCommand(argv: string[]): number {
+  if (argv.length) throw new UsageError(`rules takes no arguments, got '${argv[0]}'`);
+  for (const id of RULE_IDS) {
+    const r = RULES[id];
+    process.stdout.write(`${id.padEnd(6)} ${r.title}\n       ${r.paper}\n`);
+  }
+  return 0;
+}
+
+/** Runs the CLI; returns the exit code: 0 done, 1 training failed, 2 bad arguments or data. */
+export function main(argv: string[]): number {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`ngrad: unknown command '${name}'\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`ngrad ${name}: ${err.message}\n${command.usage}\n`);
+      return 2;
+    }
+    if (isDataError(err)) {
+      process.stderr.write(`ngrad ${name}: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof TrainingDivergedError) {
+      process.stderr.write(`ngrad ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+import cliProgress from 'cli-progress';
+import type { TrainEvent } from '../src/train/events.js';
+
+/** Shows training progress on stderr: a live bar on a terminal, one plain line per epoch otherwise. */
+export function progressReporter(label: string, quiet: boolean): { onEvent: (e: TrainEvent) => void; stop: () => void } {
+  if (quiet) return { onEvent: () => {}, stop: () => {} };
+  const tty = process.stderr.isTTY === true;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: `${label} epoch {epoch} [{bar}] {percentage}% | loss {loss} | {info}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  let info = '';
+  let started = false;
+  return {
+    onEvent(e) {
+      if (e.type === 'step' && bar) {
+        if (!started) { bar.start(e.batches, 0, { epoch: e.epoch, loss: '-', info }); started = true; }
+        bar.setTotal(e.batches);
+        bar.update(e.batch, { epoch: e.epoch, loss: e.loss.toFixed(4), info });
+      } else if (e.type === 'epoch') {
+        info = `train loss ${e.trainLoss.toFixed(4)} (${e.seconds.toFixed(2)} s)`;
+        if (!bar) process.stderr.write(`${label} epoch ${e.epoch}: ${info}\n`);
+      } else if (e.type === 'eval') {
+        const err = e.error === null ? '' : `, error ${(100 * e.error).toFixed(2)} %`;
+        info += ` | ${e.split} loss ${e.loss.toFixed(4)}${err}`;
+        if (!bar) process.stderr.write(`${label} epoch ${e.epoch}: ${e.split} loss ${e.loss.toFixed(4)}${err}\n`);
+      }
+    },
+    stop() {
+      if (bar && started) bar.stop();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseActivation } from '../src/nn/activations.js';
+import { parseInit, type InitSpec } from '../src/nn/init.js';
+import { LOSS_KINDS, type LossKind } from '../src/nn/losses.js';
+import { parseArch } from '../src/nn/network.js';
+import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerName } from '../src/optim/optimizer.js';
+import { isRuleId, RULE_IDS } from '../src/rules/registry.js';
+import type { RuleOptions } from '../src/rules/rule.js';
+import type { RunConfig } from '../src/train/run.js';
+import { parseSchedule } from '../src/train/schedule.js';
+import { DEFAULT_TRAIN } from '../src/train/trainer.js';
+import { UsageError } from './usage-error.js';
+
+export const TRAIN_USAGE = `usage: ngrad train [options]
+  --rule ID            learning rule (${RULE_IDS.join(', ')}; see 'ngrad rules')   [bp]
+  --rule-opt K=V       a rule option, repeatable
+  --data NAME          mnist, fashion-mnist, xor, spirals, linear, cafeteria      [mnist]
+  --data-dir DIR       read train-/t10k- IDX files from DIR instead
+  --validation N       hold out N training examples as a validation set           [0]
+  --limit-train N      use only the first N training examples (after the split)
+  --limit-test N       use only the first N test examples
+  --arch A-B-C         layer widths, e.g. 784-1000-10                             [784-1000-10]
+  --act NAME           hidden activation: tanh, sigmoid, relu, leaky_relu, linear [tanh]
+  --out-act NAME       output activation                                          [linear]
+  --loss NAME          softmax_xent or mse                    [softmax_xent for classes, else mse]
+  --init NAME          glorot, he, or uniform:OMEGA           [glorot; he for relu]
+  --epochs N           passes over the training set                               [20]
+  --batch N            mini-batch size                                            [100]
+  --lr X               learning rate                                              [0.01]
+  --schedule S         constant, step:EVERY:GAMMA, cosine[:MIN]                   [constant]
+  --optimizer NAME     ${OPTIMIZER_NAMES.join(', ')}                           [momentum]
+  --momentum X         momentum coefficient                                       [0.9]
+  --weight-decay X     L2 weight decay on weights                                 [0]
+  --seed N             the one seed of every random choice                        [1]
+  --backend NAME       native or js (or env NGRAD_BACKEND)                        [native if built]
+  --threads N          BLAS threads of the native backend                         [2]
+  --out DIR            output folder for metrics.jsonl, summary.json, checkpoint  [runs/RULE-DATA-sSEED]
+  --json               print the summary as JSON on the last line of stdout
+  --quiet              no progress output`;
+
+export interface TrainInvocation {
+  run: RunConfig;
+  data: string;
+  dataDir?: string;
+  validation: number;
+  limitTrain?: number;
+  limitTest?: number;
+  /** Loss chosen explicitly, or undefined to pick by task (classification → softmax_xent). */
+  lossGiven: boolean;
+  backend?: string;
+  threads?: number;
+  out: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+const OPTIONS = {
+  rule: { type: 'string', default: 'bp' },
+  'rule-opt': { type: 'string', multiple: true, default: [] as string[] },
+  data: { type: 'string', default: 'mnist' },
+  'data-dir': { type: 'string' },
+  validation: { type: 'string', default: '0' },
+  'limit-train': { type: 'string' },
+  'limit-test': { type: 'string' },
+  arch: { type: 'string', default: '784-1000-10' },
+  act: { type: 'string', default: 'tanh' },
+  'out-act': { type: 'string', default: 'linear' },
+  loss: { type: 'string' },
+  init: { type: 'string' },
+  epochs: { type: 'string', default: '20' },
+  batch: { type: 'string', default: '100' },
+  lr: { type: 'string', default: '0.01' },
+  schedule: { type: 'string', default: 'constant' },
+  optimizer: { type: 'string', default: 'momentum' },
+  momentum: { type: 'string', default: String(DEFAULT_OPTIMIZER.momentum) },
+  'weight-decay': { type: 'string', default: '0' },
+  seed: { type: 'string', default: '1' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+} satisfies ParseArgsConfig['options'];
+
+export function parseTrainArgs(argv: string[]): TrainInvocation {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  const guard = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  if (!isRuleId(values.rule)) throw new UsageError(`unknown rule '${values.rule}' (choose ${RULE_IDS.join(', ')})`);
+  const hidden = guard(() => parseActivation(values.act));
+  const init: InitSpec = values.init ? guard(() => parseInit(values.init as string)) : hidden === 'relu' || hidden === 'leaky_relu' ? { kind: 'he' } : { kind: 'glorot' };
+  if (values.loss !== undefined && !LOSS_KINDS.includes(values.loss as LossKind)) {
+    throw new UsageError(`unknown loss '${values.loss}' (choose ${LOSS_KINDS.join(', ')})`);
+  }
+  if (!OPTIMIZER_NAMES.includes(values.optimizer as OptimizerName)) {
+    throw new UsageError(`unknown optimizer '${values.optimizer}' (choose ${OPTIMIZER_NAMES.join(', ')})`);
+  }
+  const epochs = integer('--epochs', values.epochs, 1);
+  const seed = integer('--seed', values.seed, 0);
+  return {
+    run: {
+      rule: values.rule,
+      ruleOptions: parseRuleOptions(values['rule-opt']),
+      spec: {
+        sizes: guard(() => parseArch(values.arch)),
+        hidden,
+        output: guard(() => parseActivation(values['out-act'])),
+        leakySlope: 0.01,
+        loss: (values.loss as LossKind | undefined) ?? 'softmax_xent',
+        init,
+      },
+      optimizer: {
+        ...DEFAULT_OPTIMIZER,
+        name: values.optimizer as OptimizerName,
+        momentum: real('--momentum', values.momentum, 0),
+        weightDecay: real('--weight-decay', values['weight-decay'], 0),
+      },
+      train: {
+        ...DEFAULT_TRAIN,
+        epochs,
+        batchSize: integer('--batch', values.batch, 1),
+        lr: real('--lr', values.lr, 0),
+        schedule: guard(() => parseSchedule(values.schedule, epochs)),
+      },
+      seed,
+    },
+    data: values.data,
+    dataDir: values['data-dir'],
+    validation: integer('--validation', values.validation, 0),
+    limitTrain: values['limit-train'] === undefined ? undefined : integer('--limit-train', values['limit-train'], 1),
+    limitTest: values['limit-test'] === undefined ? undefined : integer('--limit-test', values['limit-test'], 1),
+    lossGiven: values.loss !== undefined,
+    backend: values.backend,
+    threads: values.threads === undefined ? undefined : integer('--threads', values.threads, 1),
+    out: values.out ?? `runs/${values.rule}-${values['data-dir'] ? 'data-dir' : values.data}-s${seed}`,
+    json: values.json,
+    quiet: values.quiet,
+  };
+}
+
+function integer(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!/^-?\d+$/.test(text) || n < min) throw new UsageError(`${flag} needs a whole number ≥ ${min}, got '${text}'`);
+  return n;
+}
+
+function real(flag: string, text: string, min: number): number {
+  const x = Number(text);
+  if (text.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`${flag} needs a number ≥ ${min}, got '${text}'`);
+  return x;
+}
+
+/** 'k=v' pairs; values that read as numbers or booleans become those. */
+function parseRuleOptions(pairs: string[]): RuleOptions {
+  const options: Record<string, number | boolean | string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--rule-opt needs KEY=VALUE, got '${pair}'`);
+    const key = pair.slice(0, eq), text = pair.slice(eq + 1);
+    options[key] = text === 'true' ? true : text === 'false' ? false : text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  return options;
+}

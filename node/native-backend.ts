@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ACTIVATION_CODES, checkGemmShapes, type Backend } from '../src/tensor/backend.js';
+import type { Matrix } from '../src/tensor/matrix.js';
+
+/** What node/native/addon.c exports. Matrices travel as (data, rows, cols); lengths are re-checked in C. */
+interface NativeAddon {
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array,
+  ): void;
+  activate(code: number, z: Float32Array, out: Float32Array, slope: number): void;
+  activateBackward(code: number, z: Float32Array, h: Float32Array, dh: Float32Array, dz: Float32Array, slope: number): void;
+  addRowVector(m: Float32Array, rows: number, cols: number, v: Float32Array): void;
+  sumRows(m: Float32Array, rows: number, cols: number, alpha: number, beta: number, out: Float32Array): void;
+  axpby(alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
+  adam(g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, c1: number, c2: number, eps: number): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  blasInfo(): string;
+}
+
+const ADDON_FUNCTIONS = [
+  'gemm', 'activate', 'activateBackward', 'addRowVector', 'sumRows', 'axpby', 'adam', 'setThreads', 'getThreads',
+  'blasInfo',
+] as const satisfies readonly (keyof NativeAddon)[];
+
+/** The native backend plus what only it can tell: which OpenBLAS build and CPU kernel it runs. */
+export interface NativeBackend extends Backend {
+  blasInfo(): string;
+}
+
+/** How to get the native backend when it is missing; shown by the install script and createBackend. */
+export const NATIVE_FIX = 'apt-get install libopenblas-dev, then npm rebuild ngrad (or node scripts/build-native.mjs)';
+
+/** Where scripts/build-native.mjs leaves the addon, relative to the package root. */
+export const ADDON_RELATIVE_PATH = 'node/native/build/Release/ngrad_native.node';
+
+/** The addon could not be loaded (not built, or a shared library is missing); `reason` is one line. */
+export class NativeUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(`native backend unavailable: ${reason}`);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** The addon's path: $NGRAD_NATIVE_ADDON, else the package root found by walking up from this module
+ * (dist/node/ when compiled, node/ when run from source). */
+export function findAddon(): string | undefined {
+  const override = process.env.NGRAD_NATIVE_ADDON;
+  if (override) return resolve(override);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++) {
+    const candidate = join(dir, ADDON_RELATIVE_PATH);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function isNativeAddon(x: unknown): x is NativeAddon {
+  if (typeof x !== 'object' || x === null) return false;
+  return ADDON_FUNCTIONS.every((f) => typeof Reflect.get(x, f) === 'function');
+}
+
+let addon: NativeAddon | undefined;
+let threadsConfigured = false;
+
+function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = findAddon();
+  if (!path) throw new NativeUnavailableError(`addon not built (no ${ADDON_RELATIVE_PATH})`);
+  let loaded: unknown;
+  try {
+    loaded = createRequire(import.meta.url)(path);
+  } catch (e) {
+    // e.g. "libopenblas.so.0: cannot open shared object file" when the runtime library was removed.
+    const message = e instanceof Error ? e.message : String(e);
+    throw new NativeUnavailableError(`cannot load ${path}: ${message.split('\n')[0]}`);
+  }
+  if (!isNativeAddon(loaded)) throw new NativeUnavailableError(`${path} is stale or not ngrad's addon; rebuild it`);
+  addon = loaded;
+  return addon;
+}
+
+/** GEMM threads unless told otherwise: $NGRAD_THREADS, else 2 or the number of cores if fewer. NOTE: more
+ * than 2 rarely pays at MNIST sizes (a 100-row batch), and OpenBLAS's own default (all cores) oversubscribes
+ * machines that run several trainings at once. */
+export function defaultThreads(): number {
+  const env = process.env.NGRAD_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`NGRAD_THREADS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  return Math.min(2, availableParallelism());
+}
+
+/**
+ * The OpenBLAS-backed backend. Throws NativeUnavailableError if the addon cannot be loaded. The thread count
+ * is process-wide (OpenBLAS keeps one pool); it is set to defaultThreads() on the first load only, so a later
+ * load does not undo a setThreads().
+ */
+export function loadNativeBackend(): NativeBackend {
+  const native = loadAddon();
+  if (!threadsConfigured) {
+    native.setThreads(defaultThreads());
+    threadsConfigured = true;
+  }
+  return {
+    name: 'native',
+    gemm(transA: boolean, transB: boolean, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix) {
+      const { m, n, k } = checkGemmShapes(transA, transB, a, b, c);
+      native.gemm(transA, transB, m, n, k, alpha, a.data, b.data, beta, c.data);
+    },
+    activate(kind, z, out, slope) {
+      native.activate(ACTIVATION_CODES[kind], z, out, slope);
+    },
+    activateBackward(kind, z, h, dh, dz, slope) {
+      native.activateBackward(ACTIVATION_CODES[kind], z, h, dh, dz, slope);
+    },
+    addRowVector(m: Matrix, v: Float32Array) {
+      if (v.length !== m.cols) throw new Error(`addRowVector: vector has ${v.length} values, matrix has ${m.cols} columns`);
+      native.addRowVector(m.data, m.rows, m.cols, v);
+    },
+    sumRows(m: Matrix, alpha: number, beta: number, out: Float32Array) {
+      if (out.length !== m.cols) throw new Error(`sumRows: output has ${out.length} values, matrix has ${m.cols} columns`);
+      native.sumRows(m.data, m.rows, m.cols, alpha, beta, out);
+    },
+    axpby(alpha, x, beta, y) {
+      if (x.length !== y.length) throw new Error(`axpby: lengths differ (${x.length} vs ${y.length})`);
+      native.axpby(alpha, x, beta, y);
+    },
+    adam(g, m, v, b1, b2, c1, c2, eps) {
+      native.adam(g, m, v, b1, b2, c1, c2, eps);
+    },
+    setThreads(n: number) {
+      if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: need a positive integer, got ${n}`);
+      native.setThreads(n);
+    },
+    getThreads: () => native.getThreads(),
+    blasInfo: () => native.blasInfo(),
+  };
+}

@@ -1,0 +1,350 @@
+/* N-API glue of the ngrad native backend: validates arguments, then calls OpenBLAS cblas_sgemm or a
+ * kernel from kernels.c. Every length is checked here against what the kernel will touch, so a wrong
+ * call from JavaScript throws instead of reading or writing out of bounds. The TypeScript side
+ * (node/native-backend.ts) checks shapes first and gives the friendlier messages; these checks are
+ * the last line. Float32Arrays are used in place: napi_get_typedarray_info already returns the data
+ * pointer advanced by the view's byteOffset, so subarrays work without copies. */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+
+typedef struct {
+  float *data;
+  size_t len;
+} f32_view;
+
+/* Throws a JS Error (or TypeError) "ngrad native <fn>: <msg>" and returns NULL for the caller to return. */
+static napi_value fail(napi_env env, bool type_error, const char *fn, const char *msg) {
+  char text[256];
+  snprintf(text, sizeof text, "ngrad native %s: %s", fn, msg);
+  if (type_error)
+    napi_throw_type_error(env, NULL, text);
+  else
+    napi_throw_error(env, NULL, text);
+  return NULL;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    fail(env, false, fn, "cannot read arguments");
+    return false;
+  }
+  if (argc < want) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "expected %zu arguments, got %zu", want, argc);
+    fail(env, true, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool get_f32(napi_env env, napi_value v, const char *fn, const char *name, f32_view *out) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  char msg[96];
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "%s must be a Float32Array", name);
+    fail(env, true, fn, msg);
+    return false;
+  }
+  out->data = (float *)data;
+  out->len = length;
+  return true;
+}
+
+static bool get_double(napi_env env, napi_value v, const char *fn, const char *name, double *out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a number", name);
+    fail(env, true, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+/* A count that must fit BLAS's 32-bit int. */
+static bool get_count(napi_env env, napi_value v, const char *fn, const char *name, size_t *out) {
+  double d;
+  if (!get_double(env, v, fn, name, &d)) return false;
+  if (!(d >= 0 && d <= (double)INT_MAX && d == floor(d))) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be an integer in [0, %d], got %g", name, INT_MAX, d);
+    fail(env, true, fn, msg);
+    return false;
+  }
+  *out = (size_t)d;
+  return true;
+}
+
+static bool get_bool(napi_env env, napi_value v, const char *fn, const char *name, bool *out) {
+  if (napi_get_value_bool(env, v, out) != napi_ok) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a boolean", name);
+    fail(env, true, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool get_activation(napi_env env, napi_value v, const char *fn, int *out) {
+  size_t code;
+  if (!get_count(env, v, fn, "activation code", &code)) return false;
+  if (code >= NGRAD_ACTIVATION_COUNT) {
+    fail(env, true, fn, "unknown activation code");
+    return false;
+  }
+  *out = (int)code;
+  return true;
+}
+
+/* Needs `have` values to hold a rows x cols matrix (both counts are below 2^31, so no overflow). */
+static bool check_holds(napi_env env, const char *fn, const char *name, size_t have, size_t rows, size_t cols) {
+  if (have < rows * cols) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s holds %zu values, shape %zux%zu needs %zu", name, have, rows, cols, rows * cols);
+    fail(env, false, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool check_len(napi_env env, const char *fn, const char *name, size_t have, size_t want) {
+  if (have != want) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s has %zu values, expected %zu", name, have, want);
+    fail(env, false, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+static bool overlap(const float *a, size_t na, const float *b, size_t nb) {
+  if (na == 0 || nb == 0) return false;
+  const uintptr_t a0 = (uintptr_t)a, a1 = (uintptr_t)(a + na), b0 = (uintptr_t)b, b1 = (uintptr_t)(b + nb);
+  return a0 < b1 && b0 < a1;
+}
+
+/* Element-wise kernels accept an output that is exactly an input, or disjoint from it; anything in
+ * between would read values already overwritten. */
+static bool check_alias(napi_env env, const char *fn, const char *a_name, const float *a, size_t na,
+                        const char *b_name, const float *b, size_t nb, bool same_ok) {
+  if ((same_ok && a == b && na == nb) || !overlap(a, na, b, nb)) return true;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s and %s share memory%s", a_name, b_name,
+           same_ok ? " without being the same array" : "");
+  fail(env, false, fn, msg);
+  return false;
+}
+
+/* gemm(transA, transB, m, n, k, alpha, A, B, beta, C): C[m,n] = alpha*op(A)*op(B) + beta*C, all
+ * contiguous row-major. With beta = 0, C is not read (OpenBLAS then zeroes it first). */
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  const char *fn = "gemm";
+  napi_value argv[10];
+  bool ta, tb;
+  size_t m, n, k;
+  double alpha, beta;
+  f32_view a, b, c;
+  if (!get_args(env, info, 10, argv, fn) || !get_bool(env, argv[0], fn, "transA", &ta) ||
+      !get_bool(env, argv[1], fn, "transB", &tb) || !get_count(env, argv[2], fn, "m", &m) ||
+      !get_count(env, argv[3], fn, "n", &n) || !get_count(env, argv[4], fn, "k", &k) ||
+      !get_double(env, argv[5], fn, "alpha", &alpha) || !get_f32(env, argv[6], fn, "A", &a) ||
+      !get_f32(env, argv[7], fn, "B", &b) || !get_double(env, argv[8], fn, "beta", &beta) ||
+      !get_f32(env, argv[9], fn, "C", &c))
+    return NULL;
+  if (!check_holds(env, fn, "A", a.len, m, k) || !check_holds(env, fn, "B", b.len, k, n) ||
+      !check_holds(env, fn, "C", c.len, m, n) ||
+      !check_alias(env, fn, "C", c.data, m * n, "A", a.data, m * k, false) ||
+      !check_alias(env, fn, "C", c.data, m * n, "B", b.data, k * n, false))
+    return NULL;
+  if (m == 0 || n == 0) return NULL;
+  if (k == 0) {
+    /* Nothing to multiply; BLAS would also reject lda = 0. */
+    for (size_t i = 0; i < m * n; i++) c.data[i] = beta == 0.0 ? 0.0f : (float)(beta * c.data[i]);
+    return NULL;
+  }
+  /* Leading dimensions of the stored (untransposed) row-major arrays: A is [k,m] when transposed. */
+  const int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n), ldc = (int)n;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+              (int)k, (float)alpha, a.data, lda, b.data, ldb, (float)beta, c.data, ldc);
+  return NULL;
+}
+
+/* activate(code, z, out, slope) */
+static napi_value activate(napi_env env, napi_callback_info info) {
+  const char *fn = "activate";
+  napi_value argv[4];
+  int kind;
+  f32_view z, out;
+  double slope;
+  if (!get_args(env, info, 4, argv, fn) || !get_activation(env, argv[0], fn, &kind) ||
+      !get_f32(env, argv[1], fn, "z", &z) || !get_f32(env, argv[2], fn, "out", &out) ||
+      !get_double(env, argv[3], fn, "slope", &slope))
+    return NULL;
+  if (!check_len(env, fn, "out", out.len, z.len) ||
+      !check_alias(env, fn, "out", out.data, out.len, "z", z.data, z.len, true))
+    return NULL;
+  ngrad_activate(kind, z.data, out.data, z.len, (float)slope);
+  return NULL;
+}
+
+/* activateBackward(code, z, h, dh, dz, slope): only the arrays the activation reads are checked. */
+static napi_value activate_backward(napi_env env, napi_callback_info info) {
+  const char *fn = "activateBackward";
+  napi_value argv[6];
+  int kind;
+  f32_view z, h, dh, dz;
+  double slope;
+  if (!get_args(env, info, 6, argv, fn) || !get_activation(env, argv[0], fn, &kind) ||
+      !get_f32(env, argv[1], fn, "z", &z) || !get_f32(env, argv[2], fn, "h", &h) ||
+      !get_f32(env, argv[3], fn, "dh", &dh) || !get_f32(env, argv[4], fn, "dz", &dz) ||
+      !get_double(env, argv[5], fn, "slope", &slope))
+    return NULL;
+  const size_t n = dz.len;
+  const bool reads_z = kind == NGRAD_RELU || kind == NGRAD_LEAKY_RELU;
+  const bool reads_h = kind == NGRAD_TANH || kind == NGRAD_SIGMOID;
+  if (!check_len(env, fn, "dh", dh.len, n) ||
+      !check_alias(env, fn, "dz", dz.data, n, "dh", dh.data, dh.len, true) ||
+      (reads_z && (!check_len(env, fn, "z", z.len, n) ||
+                   !check_alias(env, fn, "dz", dz.data, n, "z", z.data, z.len, true))) ||
+      (reads_h && (!check_len(env, fn, "h", h.len, n) ||
+                   !check_alias(env, fn, "dz", dz.data, n, "h", h.data, h.len, true))))
+    return NULL;
+  ngrad_activate_backward(kind, z.data, h.data, dh.data, dz.data, n, (float)slope);
+  return NULL;
+}
+
+/* addRowVector(m, rows, cols, v) */
+static napi_value add_row_vector(napi_env env, napi_callback_info info) {
+  const char *fn = "addRowVector";
+  napi_value argv[4];
+  f32_view m, v;
+  size_t rows, cols;
+  if (!get_args(env, info, 4, argv, fn) || !get_f32(env, argv[0], fn, "m", &m) ||
+      !get_count(env, argv[1], fn, "rows", &rows) || !get_count(env, argv[2], fn, "cols", &cols) ||
+      !get_f32(env, argv[3], fn, "v", &v))
+    return NULL;
+  if (!check_holds(env, fn, "m", m.len, rows, cols) || !check_len(env, fn, "v", v.len, cols) ||
+      !check_alias(env, fn, "m", m.data, rows * cols, "v", v.data, v.len, false))
+    return NULL;
+  ngrad_add_row_vector(m.data, rows, cols, v.data);
+  return NULL;
+}
+
+/* sumRows(m, rows, cols, alpha, beta, out) */
+static napi_value sum_rows(napi_env env, napi_callback_info info) {
+  const char *fn = "sumRows";
+  napi_value argv[6];
+  f32_view m, out;
+  size_t rows, cols;
+  double alpha, beta;
+  if (!get_args(env, info, 6, argv, fn) || !get_f32(env, argv[0], fn, "m", &m) ||
+      !get_count(env, argv[1], fn, "rows", &rows) || !get_count(env, argv[2], fn, "cols", &cols) ||
+      !get_double(env, argv[3], fn, "alpha", &alpha) || !get_double(env, argv[4], fn, "beta", &beta) ||
+      !get_f32(env, argv[5], fn, "out", &out))
+    return NULL;
+  if (!check_holds(env, fn, "m", m.len, rows, cols) || !check_len(env, fn, "out", out.len, cols) ||
+      !check_alias(env, fn, "out", out.data, out.len, "m", m.data, rows * cols, false))
+    return NULL;
+  ngrad_sum_rows(m.data, rows, cols, alpha, beta, out.data);
+  return NULL;
+}
+
+/* axpby(alpha, x, beta, y) */
+static napi_value axpby(napi_env env, napi_callback_info info) {
+  const char *fn = "axpby";
+  napi_value argv[4];
+  f32_view x, y;
+  double alpha, beta;
+  if (!get_args(env, info, 4, argv, fn) || !get_double(env, argv[0], fn, "alpha", &alpha) ||
+      !get_f32(env, argv[1], fn, "x", &x) || !get_double(env, argv[2], fn, "beta", &beta) ||
+      !get_f32(env, argv[3], fn, "y", &y))
+    return NULL;
+  if (!check_len(env, fn, "y", y.len, x.len) ||
+      !check_alias(env, fn, "y", y.data, y.len, "x", x.data, x.len, true))
+    return NULL;
+  ngrad_axpby(x.len, alpha, x.data, beta, y.data);
+  return NULL;
+}
+
+/* adam(g, m, v, b1, b2, c1, c2, eps) */
+static napi_value adam(napi_env env, napi_callback_info info) {
+  const char *fn = "adam";
+  napi_value argv[8];
+  f32_view g, m, v;
+  double b1, b2, c1, c2, eps;
+  if (!get_args(env, info, 8, argv, fn) || !get_f32(env, argv[0], fn, "g", &g) ||
+      !get_f32(env, argv[1], fn, "m", &m) || !get_f32(env, argv[2], fn, "v", &v) ||
+      !get_double(env, argv[3], fn, "b1", &b1) || !get_double(env, argv[4], fn, "b2", &b2) ||
+      !get_double(env, argv[5], fn, "c1", &c1) || !get_double(env, argv[6], fn, "c2", &c2) ||
+      !get_double(env, argv[7], fn, "eps", &eps))
+    return NULL;
+  if (!check_len(env, fn, "m", m.len, g.len) || !check_len(env, fn, "v", v.len, g.len) ||
+      !check_alias(env, fn, "g", g.data, g.len, "m", m.data, m.len, true) ||
+      !check_alias(env, fn, "g", g.data, g.len, "v", v.data, v.len, true) ||
+      !check_alias(env, fn, "m", m.data, m.len, "v", v.data, v.len, true))
+    return NULL;
+  ngrad_adam(g.len, g.data, m.data, v.data, b1, b2, c1, c2, eps);
+  return NULL;
+}
+
+/* setThreads(n): OpenBLAS's thread count for the whole process. */
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  const char *fn = "setThreads";
+  napi_value argv[1];
+  size_t threads;
+  if (!get_args(env, info, 1, argv, fn) || !get_count(env, argv[0], fn, "threads", &threads)) return NULL;
+  if (threads < 1) return fail(env, true, fn, "threads must be at least 1");
+  openblas_set_num_threads((int)threads);
+  return NULL;
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  if (napi_create_int32(env, openblas_get_num_threads(), &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* blasInfo(): OpenBLAS's build configuration and the CPU kernel it picked, for benchmark reports. */
+static napi_value blas_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  char text[512];
+  snprintf(text, sizeof text, "%s; core %s", openblas_get_config(), openblas_get_corename());
+  napi_value result;
+  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &result) != napi_ok) return NULL;
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"activate", NULL, activate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"activateBackward", NULL, activate_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRowVector", NULL, add_row_vector, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"axpby", NULL, axpby, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,31 @@
+# The ngrad native backend: OpenBLAS sgemm + C element-wise kernels behind N-API.
+# Built by scripts/build-native.mjs (`node-gyp rebuild --directory node/native`);
+# output: build/Release/ngrad_native.node.
+{
+  "variables": {
+    # pkg-config knows where the distribution keeps OpenBLAS (Debian: an openblas-pthread subdirectory);
+    # without it, fall back to Debian's layout and the default linker path.
+    "openblas_cflags": "<!(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)",
+    "openblas_libs": "<!(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)",
+  },
+  "targets": [
+    {
+      # NOTE: the kernels alone get -ffast-math, in their own static library, so that (1) addon.c keeps
+      # IEEE semantics and (2) the flag never reaches the link step, where gcc 12 would add crtfastmath.o
+      # and switch the whole Node process to flush-to-zero.
+      "target_name": "ngrad_kernels",
+      "type": "static_library",
+      "sources": ["kernels.c"],
+      "cflags": ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
+    },
+    {
+      "target_name": "ngrad_native",
+      "dependencies": ["ngrad_kernels"],
+      "sources": ["addon.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "<@(openblas_cflags)"],
+      # -lm links libm's linker script, which pulls in libmvec for the vectorised tanhf/expf.
+      "libraries": ["<@(openblas_libs)", "-lm"],
+    },
+  ],
+}

@@ -1,0 +1,66 @@
+import { matrix, topRows, gatherRows } from '../tensor/matrix.js';
+import type { Rng } from '../random.js';
+import type { Dataset } from './dataset.js';
+import { DataError } from './errors.js';
+
+/** The rows of ds at `indices`, in that order, copied into a new Dataset called `name`. */
+export function selectRows(ds: Dataset, indices: Int32Array, name: string): Dataset {
+  const x = matrix(indices.length, ds.x.cols);
+  const y = matrix(indices.length, ds.y.cols);
+  gatherRows(ds.x, indices, x);
+  gatherRows(ds.y, indices, y);
+  const out: Dataset = { name, x, y };
+  if (ds.labels) {
+    const labels = new Int32Array(indices.length);
+    for (let i = 0; i < indices.length; i++) labels[i] = ds.labels[indices[i]];
+    out.labels = labels;
+  }
+  return out;
+}
+
+/**
+ * Turns a size into a row count: a number in (0, 1) is a fraction of n (rounded, at least 1), an integer
+ * ≥ 1 is a count. So 1 means one row, not all of them.
+ */
+export function resolveSize(size: number, n: number, what: string): number {
+  if (size > 0 && size < 1) return Math.max(1, Math.round(size * n));
+  if (Number.isInteger(size) && size >= 1) return size;
+  throw new DataError(`${what} must be a fraction in (0, 1) or a whole number of rows ≥ 1, got ${size}`);
+}
+
+/** 'mnist/train' → 'mnist/validation'; any other name gets '/validation' appended. */
+function validationName(trainName: string): string {
+  return `${trainName.replace(/\/train$/, '')}/validation`;
+}
+
+/**
+ * Holds out a random validation set from a training set. `size` is a row count (integer ≥ 1) or a
+ * fraction in (0, 1). Which rows go where depends only on the rng's state; both parts keep the original
+ * row order, so the training part of a seeded run is stable. Throws if the split would leave no
+ * training rows.
+ */
+export function validationSplit(train: Dataset, size: number, rng: Rng): { train: Dataset; validation: Dataset } {
+  const n = train.x.rows;
+  const k = resolveSize(size, n, 'validation size');
+  if (k >= n) throw new DataError(`validation size ${k} leaves no training rows: ${train.name} has only ${n}`);
+  const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+  const held = order.slice(0, k).sort();
+  const kept = order.slice(k).sort();
+  return { train: selectRows(train, kept, train.name), validation: selectRows(train, held, validationName(train.name)) };
+}
+
+/**
+ * At most n rows of ds: the first n (shared storage, no copy), or n chosen at random when an rng is given
+ * (kept in original order). Returns ds itself when it has n rows or fewer.
+ */
+export function subset(ds: Dataset, n: number, rng?: Rng): Dataset {
+  if (!Number.isInteger(n) || n < 0) throw new DataError(`subset size must be a non-negative integer, got ${n}`);
+  if (n >= ds.x.rows) return ds;
+  if (rng) {
+    const order = rng.shuffle(Int32Array.from({ length: ds.x.rows }, (_, i) => i));
+    return selectRows(ds, order.slice(0, n).sort(), ds.name);
+  }
+  const out: Dataset = { name: ds.name, x: topRows(ds.x, n), y: topRows(ds.y, n) };
+  if (ds.labels) out.labels = ds.labels.subarray(0, n);
+  return out;
+}

@@ -1,0 +1,134 @@
+import type { Backend } from '../tensor/backend.js';
+import { matrix, topRows, type Matrix } from '../tensor/matrix.js';
+import type { Rng } from '../random.js';
+import type { ActivationKind } from './activations.js';
+import { denseForward, denseInputError, denseParamGrads, type DenseParams } from './dense.js';
+import { initWeights, type InitSpec } from './init.js';
+import type { LossKind } from './losses.js';
+
+/** What a multi-layer perceptron is, independent of its parameter values. */
+export interface NetworkSpec {
+  /** Layer widths from input to output, e.g. [784, 1000, 10]. */
+  sizes: number[];
+  /** Non-linearity of every hidden layer. */
+  hidden: ActivationKind;
+  /** Non-linearity of the output layer ('linear' for logits under softmax cross-entropy). */
+  output: ActivationKind;
+  /** Negative-side slope of leaky_relu. Default 0.01. */
+  leakySlope: number;
+  loss: LossKind;
+  init: InitSpec;
+}
+
+/** A network is its spec plus plain parameter data: layers[l] maps sizes[l] → sizes[l+1]. */
+export interface Network {
+  spec: NetworkSpec;
+  layers: DenseParams[];
+}
+
+/** Parse an architecture string such as '784-1000-10'. */
+export function parseArch(text: string): number[] {
+  const parts = text.split('-');
+  const sizes = parts.map(Number);
+  if (parts.length < 2 || sizes.some((n, i) => !/^\d+$/.test(parts[i]) || n < 1)) {
+    throw new Error(`bad architecture '${text}': give layer widths joined by '-', e.g. 784-1000-10`);
+  }
+  return sizes;
+}
+
+export function createNetwork(spec: NetworkSpec, rng: Rng): Network {
+  const layers: DenseParams[] = [];
+  for (let l = 0; l + 1 < spec.sizes.length; l++) {
+    const fanIn = spec.sizes[l], fanOut = spec.sizes[l + 1];
+    const W = matrix(fanOut, fanIn);
+    initWeights(spec.init, fanIn, fanOut, rng, W.data);
+    layers.push({ W, b: new Float32Array(fanOut) });
+  }
+  return { spec, layers };
+}
+
+/** Zeroed buffers of the parameters' shapes: gradients and updates use the same type as parameters. */
+export function zerosLike(layers: readonly DenseParams[]): DenseParams[] {
+  return layers.map((p) => ({ W: matrix(p.W.rows, p.W.cols), b: new Float32Array(p.b.length) }));
+}
+
+export function cloneLayers(layers: readonly DenseParams[]): DenseParams[] {
+  return layers.map((p) => ({ W: { rows: p.W.rows, cols: p.W.cols, data: p.W.data.slice() }, b: p.b.slice() }));
+}
+
+/** Flat view [W0, b0, W1, b1, …] for optimizers, which treat every tensor alike. */
+export interface Param {
+  name: string;
+  value: Float32Array;
+  isBias: boolean;
+}
+export function paramList(layers: readonly DenseParams[]): Param[] {
+  return layers.flatMap((p, l) => [
+    { name: `W${l + 1}`, value: p.W.data, isBias: false },
+    { name: `b${l + 1}`, value: p.b, isBias: true },
+  ]);
+}
+
+export function layerActivation(spec: NetworkSpec, l: number): ActivationKind {
+  return l === spec.sizes.length - 2 ? spec.output : spec.hidden;
+}
+
+/** Per-batch buffers of a forward and backward pass, allocated once for the largest batch. */
+export interface Workspace {
+  capacity: number;
+  /** z[l]: pre-activation of layer l, [batch, sizes[l+1]]. */
+  z: Matrix[];
+  /** h[l]: activity of layer l, [batch, sizes[l+1]]; h[L-1] is the network output. */
+  h: Matrix[];
+  /** dh[l]: error at the activity of layer l; dz[l]: error at its pre-activation. */
+  dh: Matrix[];
+  dz: Matrix[];
+}
+
+export function createWorkspace(spec: NetworkSpec, capacity: number): Workspace {
+  const widths = spec.sizes.slice(1);
+  const make = () => widths.map((w) => matrix(capacity, w));
+  return { capacity, z: make(), h: make(), dh: make(), dz: make() };
+}
+
+/** The workspace's matrices cut to `rows` rows (the last batch of an epoch may be short). */
+export function workspaceRows(ws: Workspace, rows: number): Workspace {
+  if (rows > ws.capacity) throw new Error(`batch of ${rows} rows exceeds workspace capacity ${ws.capacity}`);
+  if (rows === ws.capacity) return ws;
+  const cut = (ms: Matrix[]) => ms.map((m) => topRows(m, rows));
+  return { capacity: rows, z: cut(ws.z), h: cut(ws.h), dh: cut(ws.dh), dz: cut(ws.dz) };
+}
+
+/** Forward pass: h_l = f_l(W_l h_{l−1} + b_l), h_0 = x. Returns the output activity (a view into ws). */
+export function forward(be: Backend, net: Network, x: Matrix, ws: Workspace): Matrix {
+  const { spec, layers } = net;
+  let input = x;
+  for (let l = 0; l < layers.length; l++) {
+    denseForward(be, layers[l], input, ws.z[l]);
+    be.activate(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, spec.leakySlope);
+    input = ws.h[l];
+  }
+  return input;
+}
+
+/** The input of layer l during the last forward pass. */
+export function layerInput(x: Matrix, ws: Workspace, l: number): Matrix {
+  return l === 0 ? x : ws.h[l - 1];
+}
+
+/**
+ * Backward pass from ws.dh[L−1] (the loss gradient at the output), given the forward pass held in ws.
+ * At each layer: δz_l = δh_l ⊙ f'_l(z_l); gradients dW_l = δz_lᵀ·h_{l−1}, db_l = Σ δz_l;
+ * then δh_{l−1} = δz_l·F_l, where F_l = feedback(l) has W_l's shape (W_l itself for backprop).
+ * The error is not sent into the input layer, which has no parameters.
+ */
+export function backward(
+  be: Backend, net: Network, x: Matrix, ws: Workspace, feedback: (l: number) => Matrix, grads: DenseParams[],
+): void {
+  const { spec, layers } = net;
+  for (let l = layers.length - 1; l >= 0; l--) {
+    be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
+    denseParamGrads(be, ws.dz[l], layerInput(x, ws, l), grads[l]);
+    if (l > 0) denseInputError(be, ws.dz[l], feedback(l), ws.dh[l - 1]);
+  }
+}

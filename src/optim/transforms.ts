@@ -1,0 +1,44 @@
+import { zerosFor, type Transform } from './transform.js';
+
+/** Coupled L2 weight decay: g ← g + λ·w, on weights only (biases are not decayed). */
+export function weightDecay(lambda: number): Transform<null> {
+  return {
+    name: `decay(${lambda})`,
+    init: () => null,
+    update(updates, state, params, { backend }) {
+      params.forEach((p, i) => { if (!p.isBias) backend.axpby(lambda, p.value, 1, updates[i]); });
+      return state;
+    },
+  };
+}
+
+/** Heavy-ball momentum: v ← μ·v + g, g ← v. With `nesterov`: g ← g + μ·v (Sutskever et al. 2013). */
+export function momentum(mu: number, nesterov = false): Transform<Float32Array[]> {
+  return {
+    name: nesterov ? `nesterov(${mu})` : `momentum(${mu})`,
+    init: zerosFor,
+    update(updates, velocity, _params, { backend }) {
+      updates.forEach((g, i) => {
+        backend.axpby(1, g, mu, velocity[i]);
+        if (nesterov) backend.axpby(mu, velocity[i], 1, g);
+        else g.set(velocity[i]);
+      });
+      return velocity;
+    },
+  };
+}
+
+export interface AdamState { m: Float32Array[]; v: Float32Array[] }
+
+/** Adam (Kingma & Ba 2015, Algorithm 1) without the learning rate, which the loop applies. */
+export function adam(beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Transform<AdamState> {
+  return {
+    name: `adam(${beta1},${beta2},${eps})`,
+    init: (params) => ({ m: zerosFor(params), v: zerosFor(params) }),
+    update(updates, state, _params, { backend, step }) {
+      const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+      updates.forEach((g, i) => backend.adam(g, state.m[i], state.v[i], beta1, beta2, c1, c2, eps));
+      return state;
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** What the training loop reports. The CLI writes these as JSON lines; the lab draws them. */
+export type TrainEvent =
+  | { type: 'step'; epoch: number; batch: number; batches: number; loss: number; lr: number }
+  | { type: 'epoch'; epoch: number; trainLoss: number; seconds: number; lr: number }
+  | { type: 'eval'; epoch: number; split: 'test' | 'validation'; loss: number; error: number | null }
+  | { type: 'done'; epochs: number; seconds: number };
+
+export type EventSink = (event: TrainEvent) => void;
+
+/** Thrown when the loss stops being a finite number; names where it happened. */
+export class TrainingDivergedError extends Error {
+  constructor(readonly epoch: number, readonly batch: number, readonly loss: number) {
+    super(`training diverged at epoch ${epoch}, batch ${batch}: loss is ${loss}; lower the learning rate (--lr) or check the data`);
+    this.name = 'TrainingDivergedError';
+  }
+}
