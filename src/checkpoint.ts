@@ -65,7 +65,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): unkn
     const byteLength = length * Ctor.BYTES_PER_ELEMENT;
     if (offset + byteLength > bytes.length) fail('truncated data');
     // Copy, so the arrays are aligned and do not pin the file's buffer.
-    const copy = bytes.slice(offset, offset + byteLength);
+    const copy = new Uint8Array(bytes.subarray(offset, offset + byteLength));
     offset += align(byteLength);
     return new Ctor(copy.buffer);
   });

@@ -12,11 +12,13 @@
     {
       # NOTE: the kernels alone get -ffast-math, in their own static library, so that (1) addon.c keeps
       # IEEE semantics and (2) the flag never reaches the link step, where gcc 12 would add crtfastmath.o
-      # and switch the whole Node process to flush-to-zero.
+      # and switch the whole Node process to flush-to-zero. -mno-recip: under -ffast-math gcc would otherwise
+      # replace vectorised float division and sqrt by rcpps/rsqrtps estimates plus a Newton step, which lose
+      # accuracy and turn 1/(1+Inf) (sigmoid of a very negative z) into NaN.
       "target_name": "ngrad_kernels",
       "type": "static_library",
       "sources": ["kernels.c"],
-      "cflags": ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
+      "cflags": ["-O3", "-march=native", "-ffast-math", "-mno-recip", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
     },
     {
       "target_name": "ngrad_native",

@@ -1,11 +1,12 @@
 /* Element-wise kernels of the ngrad native backend.
  *
- * NOTE: this file alone is compiled with -O3 -march=native -ffast-math (a separate static library in
- * binding.gyp). -ffast-math defines __FAST_MATH__, which makes glibc's <math.h> declare the SIMD
- * variants of tanhf/expf from libmvec, so gcc vectorises those loops (within about 1 ulp). It also
- * implies -ffinite-math-only, so nothing here may test for NaN/Inf: divergence is detected in
- * TypeScript on the loss. Keeping the flag out of the link step also keeps crtfastmath.o (which
- * would switch the whole Node process to flush-to-zero) out of the addon.
+ * NOTE: this file alone is compiled with -O3 -march=native -ffast-math -mno-recip (a separate static
+ * library in binding.gyp). -ffast-math defines __FAST_MATH__, which makes glibc's <math.h> declare the
+ * SIMD variants of tanhf/expf from libmvec, so gcc vectorises those loops (within about 1 ulp). It also
+ * implies -ffinite-math-only, so nothing here may test for NaN/Inf: divergence is detected in TypeScript
+ * on the loss. -mno-recip keeps divisions and square roots exact (see binding.gyp). Keeping the flag out
+ * of the link step also keeps crtfastmath.o (which would switch the whole Node process to flush-to-zero)
+ * out of the addon.
  *
  * Aliasing: the Backend interface lets an output be the very same array as an input (out === z,
  * dz === dh) and addon.c rejects partial overlaps, so each element is read before the same index is

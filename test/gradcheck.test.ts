@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createJsBackend } from '../src/tensor/js-backend.js';
+import { ACTIVATION_KINDS } from '../src/tensor/backend.js';
+import { activationValue } from '../src/nn/activations.js';
+import { lossAndGrad, LOSS_KINDS } from '../src/nn/losses.js';
+import { createNetwork, createWorkspace, forward, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { matrix } from '../src/tensor/matrix.js';
+import { Rng } from '../src/random.js';
+import { backprop } from '../src/rules/backprop.js';
+import { oneHot } from '../src/data/one-hot.js';
+import { availableBackends, randomMatrix } from './helpers.js';
+
+// Central differences in float64 around float32 values: errors O(eps²) plus float32 rounding / eps.
+const close = (fd: number, g: number, what: string) =>
+  assert.ok(Math.abs(fd - g) <= 2e-3 + 2e-2 * Math.abs(g), `${what}: finite difference ${fd} vs analytic ${g}`);
+
+test('every activation: backward equals the finite-difference derivative', () => {
+  const be = createJsBackend();
+  const z = new Float32Array([-2.3, -0.7, -0.05, 0.05, 0.4, 1.9]);
+  for (const kind of ACTIVATION_KINDS) {
+    const h = new Float32Array(z.length), dz = new Float32Array(z.length);
+    be.activate(kind, z, h, 0.1);
+    be.activateBackward(kind, z, h, new Float32Array(z.length).fill(1), dz, 0.1);
+    z.forEach((zi, i) => {
+      const eps = 1e-4;
+      const fd = (activationValue(kind, zi + eps, 0.1) - activationValue(kind, zi - eps, 0.1)) / (2 * eps);
+      close(fd, dz[i], `${kind}'(${zi})`);
+      assert.ok(Math.abs(h[i] - activationValue(kind, zi, 0.1)) < 1e-6, `${kind}(${zi}) value`);
+    });
+  }
+});
+
+test('every loss: gradient equals the finite-difference gradient', () => {
+  const rng = Rng.fromSeed(3);
+  const out = randomMatrix(4, 5, rng);
+  const target = oneHot(new Int32Array([0, 3, 4, 1]), 5);
+  for (const kind of LOSS_KINDS) {
+    const grad = matrix(4, 5);
+    lossAndGrad(kind, out, target, grad);
+    for (let i = 0; i < out.data.length; i++) {
+      const keep = out.data[i], eps = 1e-2;
+      out.data[i] = keep + eps;
+      const up = lossAndGrad(kind, out, target, null);
+      out.data[i] = keep - eps;
+      const down = lossAndGrad(kind, out, target, null);
+      out.data[i] = keep;
+      close((up - down) / (2 * eps), grad.data[i], `${kind} d/do[${i}]`);
+    }
+  }
+});
+
+test('softmax cross-entropy of uniform logits is log(classes)', () => {
+  const loss = lossAndGrad('softmax_xent', matrix(2, 10), oneHot(new Int32Array([1, 7]), 10), null);
+  assert.ok(Math.abs(loss - Math.log(10)) < 1e-6);
+});
+
+for (const be of availableBackends()) {
+  test(`backprop through dense layers equals finite differences (${be.name}, every activation and loss)`, () => {
+    const rng = Rng.fromSeed(11);
+    for (const hidden of ACTIVATION_KINDS) {
+      for (const loss of LOSS_KINDS) {
+        const spec: NetworkSpec = { sizes: [3, 6, 5, 4], hidden, output: loss === 'mse' ? 'tanh' : 'linear', leakySlope: 0.1, loss, init: { kind: 'uniform', omega: 0.8 } };
+        const net = createNetwork(spec, rng);
+        const x = randomMatrix(7, 3, rng);
+        const y = loss === 'mse' ? randomMatrix(7, 4, rng, 0.5) : oneHot(new Int32Array([0, 1, 2, 3, 0, 1, 2]), 4);
+        const ws = createWorkspace(spec, 7);
+        const grads = zerosLike(net.layers);
+        const rule = backprop();
+        rule.step({ backend: be, net, ws, rng, grads }, {}, { x, y });
+        const lossAt = () => lossAndGrad(loss, forward(be, net, x, createWorkspace(spec, 7)), y, null);
+        net.layers.forEach((layer, l) => {
+          for (const [name, values, g] of [['W', layer.W.data, grads[l].W.data], ['b', layer.b, grads[l].b]] as const) {
+            for (let i = 0; i < values.length; i += 3) {
+              const keep = values[i], eps = 1e-3; // small enough not to cross a ReLU kink here
+              values[i] = keep + eps;
+              const up = lossAt();
+              values[i] = keep - eps;
+              const down = lossAt();
+              values[i] = keep;
+              close((up - down) / (2 * eps), g[i], `${hidden}/${loss} ${name}${l + 1}[${i}]`);
+            }
+          }
+        });
+      }
+    }
+  });
+}

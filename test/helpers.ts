@@ -1,0 +1,32 @@
+import { createBackend } from '../node/backends.js';
+import type { Backend } from '../src/tensor/backend.js';
+import { createJsBackend } from '../src/tensor/js-backend.js';
+import { matrix, type Matrix } from '../src/tensor/matrix.js';
+import { Rng } from '../src/random.js';
+
+/** The js reference plus the native backend when it is built (CI requires it: NGRAD_REQUIRE_NATIVE=1). */
+export function availableBackends(): Backend[] {
+  const list = [createJsBackend()];
+  try {
+    list.push(createBackend('native').backend);
+  } catch (err) {
+    if (process.env.NGRAD_REQUIRE_NATIVE === '1') throw err;
+  }
+  return list;
+}
+
+/** The fastest backend available: what end-to-end tests train on. */
+export function fastBackend(): Backend {
+  const all = availableBackends();
+  return all[all.length - 1];
+}
+
+export function randomMatrix(rows: number, cols: number, rng: Rng, scale = 1): Matrix {
+  return { ...matrix(rows, cols), data: rng.fillNormal(new Float32Array(rows * cols), 0, scale) };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
