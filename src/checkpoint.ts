@@ -12,10 +12,6 @@ type BlobArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32A
 const BLOB_TYPES = { f32: Float32Array, f64: Float64Array, i32: Int32Array, u8: Uint8Array, u32: Uint32Array } as const;
 type BlobType = keyof typeof BLOB_TYPES;
 
-/** What checkpoints hold: JSON values plus typed arrays anywhere inside. */
-export type PlainData =
-  | null | boolean | number | string | BlobArray | readonly PlainData[] | { readonly [key: string]: PlainData | undefined };
-
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeCheckpoint(value: unknown): Uint8Array {

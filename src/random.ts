@@ -6,7 +6,7 @@ export type RngState = readonly number[];
 
 /**
  * A seeded random stream (xoroshiro128+ from pure-rand). Every random choice in ngrad flows from one of
- * these, created from the run's seed and split per use; `Math.random` is never used.
+ * these, created from the run's seed and split per use; never from the platform's unseeded generator.
  */
 export class Rng {
   private constructor(private gen: JumpableRandomGenerator) {}

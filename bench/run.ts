@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBackend } from '../node/backends.js';
+import { loadDataset } from '../node/datasets.js';
+import { writeFileAtomic } from '../node/files.js';
+import type { Backend } from '../src/tensor/backend.js';
+import { createJsBackend } from '../src/tensor/js-backend.js';
+import { benchGemm, MNIST_MLP_GEMM_SHAPES, type GemmBenchResult } from './gemm.js';
+import { benchEpoch, type EpochBench } from './epoch.js';
+
+// npm run bench [-- --json] [-- --quick]: GEMM rates per backend and the time of one BP epoch on MNIST,
+// written to docs/BENCHMARKS.md. All ratios are taken within this one run.
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
+const log = (line: string) => { if (!values.json) process.stderr.write(`${line}\n`); };
+
+const backends: Backend[] = [createJsBackend()];
+try {
+  backends.push(createBackend('native').backend);
+} catch (err) {
+  log(`native backend unavailable: ${(err as Error).message}`);
+}
+
+const gemm: Record<string, GemmBenchResult[]> = {};
+for (const be of backends) {
+  log(`GEMM on ${be.name} (${be.getThreads()} thread${be.getThreads() > 1 ? 's' : ''})…`);
+  const slow = be.name === 'js';
+  gemm[be.name] = await benchGemm(be, MNIST_MLP_GEMM_SHAPES, { minSeconds: slow || values.quick ? 0.2 : 0.5, rounds: slow ? 2 : 3 });
+}
+
+log('BP epochs on MNIST 784-1000-10 tanh, batch 100…');
+const data = loadDataset('mnist', {});
+const epochs: EpochBench[] = [];
+for (const be of backends) {
+  // The js backend needs minutes per epoch: time 20 batches and scale to the epoch.
+  epochs.push(be.name === 'js' ? benchEpoch(be, data, 1, 20) : benchEpoch(be, data, values.quick ? 1 : 3));
+}
+
+const peak = Math.max(...Object.values(gemm).flat().map((r) => r.gflops));
+const fastest = epochs.reduce((a, b) => (a.epochSeconds < b.epochSeconds ? a : b));
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
+  threads: Object.fromEntries(backends.map((be) => [be.name, be.getThreads()])),
+  gemm_gflops: Object.fromEntries(Object.entries(gemm).map(([name, rs]) => [name, Object.fromEntries(rs.map((r) => [r.shape, round(r.gflops)]))])),
+  gemm_peak_gflops: round(peak),
+  epoch: epochs.map((e) => ({
+    backend: e.backend, seconds: round(e.epochSeconds), epochs_timed: round(e.epochsTimed), gflop: round(e.gflopPerEpoch),
+    gflops: round(e.gflops), fraction_of_peak: round(e.gflops / peak),
+  })),
+  epoch_seconds: round(fastest.epochSeconds),
+  fraction_of_peak: round(fastest.gflops / peak),
+};
+
+const docPath = join(fileURLToPath(new URL('../../docs/', import.meta.url)), 'BENCHMARKS.md');
+writeFileAtomic(docPath, markdown(report, gemm));
+log(`wrote ${docPath}`);
+if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+else process.stdout.write(markdown(report, gemm));
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function markdown(r: typeof report, results: Record<string, GemmBenchResult[]>): string {
+  const lines = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (JSON: `npm run bench -- --json`). Every ratio compares numbers measured in',
+    'the same run, on the same machine.',
+    '',
+    `Run: ${r.date}, ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; threads: ` +
+      Object.entries(r.threads).map(([k, v]) => `${k} ${v}`).join(', ') + '.',
+    '',
+    '## GEMM (GFLOP/s = 2·m·n·k / seconds, best of rounds)',
+    '',
+    `| product | use in training | ${Object.keys(results).join(' | ')} |`,
+    `|---|---|${Object.keys(results).map(() => '---:').join('|')}|`,
+  ];
+  const names = Object.keys(results);
+  results[names[0]].forEach((row, i) => {
+    lines.push(`| ${row.shape} | ${row.label} | ${names.map((n) => results[n][i].gflops.toFixed(2)).join(' | ')} |`);
+  });
+  lines.push(
+    '',
+    `Best GEMM rate of this run (the "peak" below): **${r.gemm_peak_gflops.toFixed(1)} GFLOP/s**.`,
+    '',
+    '## One BP training epoch: MNIST 784-1000-10 tanh, batch 100, SGD + momentum',
+    '',
+    'FLOPs counted: the forward and weight-gradient GEMMs of every layer and the error GEMM of every layer but the first.',
+    '',
+    '| backend | seconds / epoch | GFLOP / epoch | achieved GFLOP/s | fraction of peak |',
+    '|---|---:|---:|---:|---:|',
+    ...r.epoch.map((e) => `| ${e.backend}${e.epochs_timed < 1 ? ` (scaled from ${Math.round(e.epochs_timed * 600)} batches)` : ''} | ${e.seconds.toFixed(2)} | ${e.gflop.toFixed(1)} | ${e.gflops.toFixed(1)} | ${(100 * e.fraction_of_peak).toFixed(1)} % |`),
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,40 @@
+// The ngrad library: runs in Node and in browsers. Node-only parts (files, data on disk, the native
+// backend) are in 'ngrad/node'.
+export type { Matrix } from './tensor/matrix.js';
+export { matrix, fromRows, transpose, gatherRows, cloneMatrix } from './tensor/matrix.js';
+export type { Backend, BackendName, ActivationKind } from './tensor/backend.js';
+export { ACTIVATION_KINDS } from './tensor/backend.js';
+export { createJsBackend } from './tensor/js-backend.js';
+export { Rng, type RngState } from './random.js';
+
+export { parseActivation } from './nn/activations.js';
+export { lossAndGrad, softmax, argmaxRows, LOSS_KINDS, type LossKind } from './nn/losses.js';
+export { parseInit, type InitSpec } from './nn/init.js';
+export type { DenseParams } from './nn/dense.js';
+export {
+  createNetwork, createWorkspace, forward, backward, parseArch, paramList, zerosLike,
+  type Network, type NetworkSpec, type Workspace, type Param,
+} from './nn/network.js';
+
+export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, AppliedUpdate } from './rules/rule.js';
+export { RULES, RULE_IDS, createRule, isRuleId, type RuleId, type RuleInfo } from './rules/registry.js';
+export { backprop } from './rules/backprop.js';
+
+export { chain, type Transform, type StepInfo } from './optim/transform.js';
+export { adam, momentum, weightDecay } from './optim/transforms.js';
+export { makeOptimizer, DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from './optim/optimizer.js';
+
+export { evaluate, type Evaluation } from './metrics/classification.js';
+
+export type { Dataset, DataSplits } from './data/dataset.js';
+export { DataError, isDataError } from './data/errors.js';
+export { parseIdx, encodeIdx, idxImagesToMatrix, idxLabels } from './data/idx.js';
+export { oneHot, classificationSet } from './data/one-hot.js';
+export { validationSplit, subset } from './data/split.js';
+export { xor, twoSpirals, linearTeacher, cafeteria } from './data/synthetic.js';
+
+export { Trainer, DEFAULT_TRAIN, initialState, runStreams, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
+export { createTrainer, type RunConfig } from './train/run.js';
+export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedule.js';
+export { TrainingDivergedError, type TrainEvent, type EventSink } from './train/events.js';
+export { encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/ngrad.js', import.meta.url));
+const ngrad = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+
+const expectUsageError = (args: string[], message: RegExp) => {
+  const r = ngrad(...args);
+  assert.equal(r.status, 2, `exit code of ngrad ${args.join(' ')}; stderr: ${r.stderr}`);
+  assert.match(r.stderr.split('\n')[0], message);
+  return r;
+};
+
+test('bad arguments: one-line error, usage, exit code 2', () => {
+  const r = expectUsageError(['train', '--bogus'], /^ngrad train: Unknown option '--bogus'/);
+  assert.match(r.stderr, /usage: ngrad train/);
+  expectUsageError(['train', '--arch', '784-x-10'], /bad architecture '784-x-10': give layer widths joined by '-', e\.g\. 784-1000-10/);
+  expectUsageError(['train', '--arch', '784'], /bad architecture '784'/);
+  expectUsageError(['train', '--rule', 'nope'], /unknown rule 'nope' \(choose bp/);
+  expectUsageError(['train', '--epochs', '0'], /--epochs needs a whole number ≥ 1, got '0'/);
+  expectUsageError(['train', '--lr', 'fast'], /--lr needs a number ≥ 0, got 'fast'/);
+  expectUsageError(['train', '--backend', 'gpu'], /unknown backend 'gpu'/);
+  expectUsageError(['frobnicate'], /unknown command 'frobnicate'/);
+  expectUsageError(['eval'], /eval needs --checkpoint FILE/);
+});
+
+test('missing data: exit code 2 and a message that says how to get it', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'ngrad-nodata-'));
+  expectUsageError(['train', '--data-dir', empty, '--quiet'], /train-images-idx3-ubyte/);
+  expectUsageError(['train', '--data', 'cifar-99', '--quiet'], /unknown data set 'cifar-99'/);
+});
+
+test('train --json prints the summary last and writes metrics, summary and checkpoint; eval reads it', () => {
+  const out = mkdtempSync(join(tmpdir(), 'ngrad-run-'));
+  const r = ngrad('train', '--data', 'xor', '--arch', '2-8-2', '--epochs', '150', '--batch', '4', '--lr', '0.1', '--out', out, '--json', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  for (const key of ['rule', 'data', 'arch', 'epochs', 'backend', 'seed', 'test_error', 'train_loss', 'epoch_seconds_median']) {
+    assert.ok(key in summary, `summary has ${key}`);
+  }
+  assert.equal(summary.rule, 'bp');
+  assert.equal(summary.test_error, 0);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), summary);
+  const events = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(events.filter((e) => e.type === 'epoch').length, 150);
+  assert.equal(events.at(-1).type, 'done');
+  assert.ok(existsSync(join(out, 'checkpoint.ngrad')));
+  const e = ngrad('eval', '--checkpoint', join(out, 'checkpoint.ngrad'), '--json');
+  assert.equal(e.status, 0, e.stderr);
+  const report = JSON.parse(e.stdout.trim());
+  assert.equal(report.test_error, 0);
+  assert.ok(Math.abs(report.test_loss - summary.test_loss) < 1e-9);
+});
+
+test('rules lists every rule with its paper', () => {
+  const r = ngrad('rules');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^bp +Backpropagation\n +Rumelhart, Hinton & Williams 1986/);
+});
