@@ -34,7 +34,7 @@ export function createBackend(name?: string): BackendChoice {
     }
   }
   if (!isBackendName(requested)) {
-    const source = fromEnv !== undefined ? ' (from NGRAD_BACKEND)' : '';
+    const source = fromEnv !== undefined ? ' in NGRAD_BACKEND' : '';
     throw new Error(`unknown backend '${requested}'${source} (choose ${BACKEND_NAMES.join(' or ')})`);
   }
   if (requested === 'js') return { backend: createJsBackend() };

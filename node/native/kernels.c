@@ -20,7 +20,7 @@
 void ngrad_activate(int kind, const float *z, float *out, size_t n, float slope) {
   switch (kind) {
     case NGRAD_LINEAR:
-      if (out != z) memcpy(out, z, n * sizeof(float));
+      if (out != z && n > 0) memcpy(out, z, n * sizeof(float));
       return;
     case NGRAD_TANH:
 #pragma GCC ivdep
@@ -48,7 +48,7 @@ void ngrad_activate_backward(int kind, const float *z, const float *h, const flo
                              float slope) {
   switch (kind) {
     case NGRAD_LINEAR:
-      if (dz != dh) memcpy(dz, dh, n * sizeof(float));
+      if (dz != dh && n > 0) memcpy(dz, dh, n * sizeof(float));
       return;
     case NGRAD_TANH: /* tanh' = 1 - h^2 */
 #pragma GCC ivdep
