@@ -31,6 +31,7 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --optimizer NAME     ${OPTIMIZER_NAMES.join(', ')}                           [momentum]
   --momentum X         momentum coefficient                                       [0.9]
   --weight-decay X     L2 weight decay on weights                                 [0]
+  --align-every N      every N updates, measure angles to the true gradient (0: off) [0]
   --seed N             the one seed of every random choice                        [1]
   --backend NAME       native or js (or env NGRAD_BACKEND)                        [native if built]
   --threads N          BLAS threads of the native backend                         [2]
@@ -74,6 +75,7 @@ const OPTIONS = {
   optimizer: { type: 'string', default: 'momentum' },
   momentum: { type: 'string', default: String(DEFAULT_OPTIMIZER.momentum) },
   'weight-decay': { type: 'string', default: '0' },
+  'align-every': { type: 'string', default: '0' },
   seed: { type: 'string', default: '1' },
   backend: { type: 'string' },
   threads: { type: 'string' },
@@ -131,6 +133,7 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
         batchSize: integer('--batch', values.batch, 1),
         lr: real('--lr', values.lr, 0),
         schedule: guard(() => parseSchedule(values.schedule, epochs)),
+        alignEvery: integer('--align-every', values['align-every'], 0),
       },
       seed,
     },

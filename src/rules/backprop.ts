@@ -22,7 +22,7 @@ export function backprop(options: RuleOptions = {}): LearningRule<BackpropState>
       const loss = lossAndGrad(net.spec.loss, out, batch.y, ws.dh[L - 1]);
       // Weight transport: the backward pass reuses each forward matrix W_l.
       backward(be, net, batch.x, ws, (l) => net.layers[l].W, ctx.grads);
-      return { loss, grads: ctx.grads, state };
+      return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
     },
   };
 }

@@ -31,6 +31,9 @@ export interface StepResult<S> {
   grads: DenseParams[];
   /** The rule's next state (may reuse the buffers of the one passed in). */
   state: S;
+  /** Optional, for diagnostics: the error signal the rule delivered to each hidden layer's activity
+   * (∂L/∂h_l in backprop's sign convention), signals[l] for l = 0 … L−2, [batch, width_l]. */
+  signals?: readonly Matrix[];
 }
 
 /** The update the loop applied after a step: params −= lr · direction. */
@@ -54,6 +57,12 @@ export interface LearningRule<S = unknown> {
   /** The rule's state for a network (feedback matrices, running averages…): plain, serialisable data. */
   init(net: Network, rng: Rng): S;
   step(ctx: RuleContext, state: S, batch: Batch): StepResult<S>;
+  /** Optional: adjusts the initial parameters once, before training (e.g. removes pruned connections).
+   * Called by the loop, which stays the only code that writes parameters. */
+  prepareParams?(layers: DenseParams[], state: S): void;
+  /** Optional, for diagnostics: the matrix each layer sends its error down through in place of W_l
+   * (W_l's shape, [out, in]); null where the rule has none (layer 0, or error routes unlike W_lᵀ). */
+  feedbackMatrices?(state: S): readonly (Matrix | null)[];
   /** Optional: sees each applied update (Kolen–Pollack mirrors it into its feedback weights). */
   afterApply?(ctx: RuleContext, state: S, applied: AppliedUpdate): S;
 }

@@ -1,8 +1,11 @@
+import type { LayerAlignment } from '../metrics/alignment.js';
+
 /** What the training loop reports. The CLI writes these as JSON lines; the lab draws them. */
 export type TrainEvent =
   | { type: 'step'; epoch: number; batch: number; batches: number; loss: number; lr: number }
   | { type: 'epoch'; epoch: number; trainLoss: number; seconds: number; lr: number }
   | { type: 'eval'; epoch: number; split: 'test' | 'validation'; loss: number; error: number | null }
+  | { type: 'alignment'; epoch: number; step: number; layers: LayerAlignment[] }
   | { type: 'done'; epochs: number; seconds: number };
 
 export type EventSink = (event: TrainEvent) => void;

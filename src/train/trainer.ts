@@ -7,6 +7,7 @@ import type { DenseParams } from '../nn/dense.js';
 import type { Transform } from '../optim/transform.js';
 import type { Batch, LearningRule } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
+import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
 
@@ -23,10 +24,13 @@ export interface TrainConfig {
   stepEventEvery: number;
   /** Evaluate on the test (and validation) set every this many epochs (0: only at the end). Default 1. */
   evalEvery: number;
+  /** Every this many updates, compare the rule's update with backprop's at the same parameters and batch
+   * and emit an 'alignment' event (0: never). Costs one backprop pass each time. Default 0. */
+  alignEvery: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'epochs' | 'lr'> = {
-  batchSize: 100, schedule: { kind: 'constant' }, stepEventEvery: 50, evalEvery: 1,
+  batchSize: 100, schedule: { kind: 'constant' }, stepEventEvery: 50, evalEvery: 1, alignEvery: 0,
 };
 
 /** Everything that changes during training, as plain data: what a checkpoint stores. */
@@ -64,8 +68,10 @@ export function runStreams(seed: number): RunStreams {
 /** The state before the first update. The network is made by the caller from streams.init, so that
  * several rules compared under one seed start from the same forward weights. */
 export function initialState(net: Network, rule: LearningRule, optimizer: Transform, streams: RunStreams): TrainState {
+  const ruleState = rule.init(net, streams.ruleInit);
+  rule.prepareParams?.(net.layers, ruleState);
   return {
-    net, ruleState: rule.init(net, streams.ruleInit), optimizerState: optimizer.init(paramList(net.layers)),
+    net, ruleState, optimizerState: optimizer.init(paramList(net.layers)),
     epoch: 0, step: 0, orderRng: streams.order.getState(), ruleRng: streams.rule.getState(),
   };
 }
@@ -86,6 +92,8 @@ export class Trainer {
   private readonly labelBatch: Int32Array;
   private readonly orderRng: Rng;
   private readonly ruleRng: Rng;
+  private reference: BackpropReference | null = null;
+  private sink: EventSink = () => {};
 
   constructor(
     readonly backend: Backend,
@@ -124,6 +132,7 @@ export class Trainer {
     const order = this.orderRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
     const batches = Math.ceil(n / batchSize);
     const epoch = this.state.epoch;
+    this.sink = onEvent;
     const started = performance.now();
     let lossSum = 0, lr = this.config.lr;
     for (let b = 0; b < batches; b++) {
@@ -148,8 +157,16 @@ export class Trainer {
     const { backend: be, state } = this;
     const ws = workspaceRows(this.ws, batch.x.rows);
     const ctx = { backend: be, net: state.net, ws, rng: this.ruleRng, grads: this.grads };
+    const align = this.config.alignEvery > 0 && (state.step + 1) % this.config.alignEvery === 0;
+    // The reference runs first, at the parameters and batch the rule is about to see.
+    const reference = align ? this.backpropReference().compute(be, batch) : null;
     const result = this.rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
+    if (reference) {
+      const feedback = this.rule.feedbackMatrices?.(state.ruleState);
+      const layers = compareWithBackprop(state.net, result, reference, feedback);
+      this.sink({ type: 'alignment', epoch: state.epoch + 1, step: state.step + 1, layers });
+    }
     if (!Number.isFinite(result.loss)) return result.loss;
     const direction = result.grads === this.grads ? this.gradList : paramList(result.grads).map((p) => p.value);
     state.step++;
@@ -159,6 +176,11 @@ export class Trainer {
       state.ruleState = this.rule.afterApply(ctx, state.ruleState, { direction: result.grads, lr });
     }
     return result.loss;
+  }
+
+  private backpropReference(): BackpropReference {
+    this.reference ??= new BackpropReference(this.state.net, this.ws.capacity);
+    return this.reference;
   }
 
   evaluate(ds: Dataset): Evaluation {

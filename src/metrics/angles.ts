@@ -1,0 +1,32 @@
+/** Angles between update vectors, error signals and matrices, in degrees, accumulated in float64. */
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`dot: lengths differ (${a.length} vs ${b.length})`);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+export function norm(a: ArrayLike<number>): number {
+  return Math.sqrt(dot(a, a));
+}
+
+/** Cosine of the angle between two vectors; NaN when either is zero (no direction). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return cosineFromDots(dot(a, b), dot(a, a), dot(b, b));
+}
+
+/** cos ∠(a, b) from a·b, a·a and b·b, clamped against rounding; NaN when a or b is zero. */
+export function cosineFromDots(ab: number, aa: number, bb: number): number {
+  if (aa === 0 || bb === 0) return NaN;
+  return Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
+}
+
+/** ∠(a, b) in degrees: 0 = same direction, 90 = orthogonal, 180 = opposite. NaN for a zero vector. */
+export function angleDegrees(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return degrees(cosine(a, b));
+}
+
+export function degrees(cos: number): number {
+  return (Math.acos(cos) * 180) / Math.PI;
+}
