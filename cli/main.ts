@@ -1,18 +1,24 @@
 import { isDataError } from '../src/data/errors.js';
 import { RULES, RULE_IDS } from '../src/rules/registry.js';
 import { TrainingDivergedError } from '../src/train/events.js';
+import { COMPARE_USAGE, compareCommand } from './compare.js';
 import { EVAL_USAGE, evalCommand } from './eval.js';
+import { PLOT_USAGE, plotCommand } from './plot.js';
 import { TRAIN_USAGE } from './train-options.js';
 import { trainCommand } from './train.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: ngrad <command> [options]
   train    train a network with a learning rule        (ngrad train --help)
+  compare  train several rules under one protocol       (ngrad compare --help)
+  plot     draw runs' curves into an SVG figure         (ngrad plot --help)
   eval     evaluate a saved checkpoint                  (ngrad eval --help)
   rules    list the learning rules and their papers`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => number; usage: string }> = {
+const COMMANDS: Record<string, { run: (argv: string[]) => number | Promise<number>; usage: string }> = {
   train: { run: trainCommand, usage: TRAIN_USAGE },
+  compare: { run: compareCommand, usage: COMPARE_USAGE },
+  plot: { run: plotCommand, usage: PLOT_USAGE },
   eval: { run: evalCommand, usage: EVAL_USAGE },
   rules: { run: rulesCommand, usage: 'usage: ngrad rules' },
 };
@@ -27,7 +33,7 @@ function rulesCommand(argv: string[]): number {
 }
 
 /** Runs the CLI; returns the exit code: 0 done, 1 training failed, 2 bad arguments or data. */
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -43,7 +49,7 @@ export function main(argv: string[]): number {
     return 0;
   }
   try {
-    return command.run(rest);
+    return await command.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`ngrad ${name}: ${err.message}\n${command.usage}\n`);

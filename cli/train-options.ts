@@ -50,7 +50,8 @@ export interface TrainInvocation {
   lossGiven: boolean;
   backend?: string;
   threads?: number;
-  out: string;
+  /** Output folder if given; see runFolder for the default. */
+  out?: string;
   json: boolean;
   quiet: boolean;
 }
@@ -145,10 +146,15 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
     lossGiven: values.loss !== undefined,
     backend: values.backend,
     threads: values.threads === undefined ? undefined : integer('--threads', values.threads, 1),
-    out: values.out ?? `runs/${values.rule}-${values['data-dir'] ? 'data-dir' : values.data}-s${seed}`,
+    out: values.out,
     json: values.json,
     quiet: values.quiet,
   };
+}
+
+/** --out, or runs/NAME-DATA-sSEED. */
+export function runFolder(inv: TrainInvocation, name: string): string {
+  return inv.out ?? `runs/${name}-${inv.dataDir ? 'data-dir' : inv.data}-s${inv.run.seed}`;
 }
 
 function integer(flag: string, text: string, min: number): number {

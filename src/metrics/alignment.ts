@@ -72,3 +72,22 @@ function paramAngle(a: DenseParams, b: DenseParams): number {
   }
   return degrees(cosineFromDots(ab, aa, bb));
 }
+
+/** Per-layer means over several measurements (NaN and null entries skipped): the angles a run ends with. */
+export function meanAlignment(measurements: readonly (readonly LayerAlignment[])[]): LayerAlignment[] {
+  if (!measurements.length) return [];
+  const mean = (values: (number | null)[]) => {
+    const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
+    return xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : null;
+  };
+  return measurements[0].map((_, l) => {
+    const at = measurements.map((m) => m[l]);
+    return {
+      layer: l + 1,
+      updateAngle: mean(at.map((a) => a.updateAngle)) ?? NaN,
+      signalAngle: mean(at.map((a) => a.signalAngle)),
+      feedbackAngle: mean(at.map((a) => a.feedbackAngle)),
+      feedbackNormRatio: mean(at.map((a) => a.feedbackNormRatio)),
+    };
+  });
+}

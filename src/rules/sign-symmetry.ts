@@ -20,7 +20,7 @@ export interface SignSymmetryState {
  *   unit  — M = 1, the literal sign(W)ᵀ (the paper trains it with batch normalisation);
  *   fixed — M drawn once, |N(0, 1)|·mean|W_l| (the paper's "random magnitude" feedback);
  *   batch — M drawn afresh for every batch, same distribution ("batch-random magnitude").
- * The angle ∠(B, Wᵀ) depends only on the magnitudes' spread: 0 for unit and mean.
+ * ∠(B, Wᵀ) is not 0 even for unit magnitudes: cos = Σ|w| / (√n ‖w‖), the price of keeping only signs.
  */
 export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmetryState> {
   checkRuleOptions('sign', options, ['magnitude']);

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from '../node/files.js';
+import { runsFigure, type RunCurves } from '../node/plot.js';
+import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
+import type { RuleOptions } from '../src/rules/rule.js';
+import { createTrainer } from '../src/train/run.js';
+import { trainWithFiles, type RunSummary } from './run-files.js';
+import { dataLabel, fitRunToData, loadData, openBackend } from './train.js';
+import { parseTrainArgs, runFolder, TRAIN_USAGE } from './train-options.js';
+import { UsageError } from './usage-error.js';
+
+export const COMPARE_DEFAULTS = {
+  rules: 'bp,fa,dfa,sign,wm,kp', arch: '784-500-500-10', epochs: '5', alignEvery: '100',
+};
+
+export const COMPARE_USAGE = `usage: ngrad compare [--rules ${COMPARE_DEFAULTS.rules}] [train options]
+  Trains each rule under one protocol — same seed, same initial forward weights, same data order — and
+  prints a table (test error, final angles to the true gradient, time per epoch); writes OUT/compare.svg,
+  OUT/compare.json and one folder per rule. Rule options go as --rule-opt RULE.KEY=VALUE.
+  Defaults differ from train: --arch ${COMPARE_DEFAULTS.arch} --epochs ${COMPARE_DEFAULTS.epochs} --align-every ${COMPARE_DEFAULTS.alignEvery}
+${TRAIN_USAGE.split('\n').slice(1).filter((l) => !/--rule /.test(l)).join('\n')}`;
+
+export async function compareCommand(argv: string[]): Promise<number> {
+  const { rules, rest } = takeRules(argv);
+  // The comparison's own defaults come first; parseArgs keeps the last value of an option, so the
+  // user's flags override them.
+  const inv = parseTrainArgs([
+    '--arch', COMPARE_DEFAULTS.arch, '--epochs', COMPARE_DEFAULTS.epochs, '--align-every', COMPARE_DEFAULTS.alignEvery, ...rest,
+  ]);
+  const optionsByRule = splitRuleOptions(inv.run.ruleOptions, rules);
+  const { backend, note } = openBackend(inv.backend, inv.threads);
+  if (note && !inv.quiet) process.stderr.write(`${note}\n`);
+  const data = loadData(inv);
+  const base = fitRunToData(inv.run, inv.lossGiven, data);
+  const out = runFolder(inv, 'compare');
+  const summaries: RunSummary[] = [];
+  const curves: RunCurves[] = [];
+  for (const rule of rules) {
+    const run = { ...base, rule, ruleOptions: optionsByRule[rule] };
+    const trainer = createTrainer(run, backend, data);
+    const { summary, events } = trainWithFiles(trainer, run, { data: dataLabel(inv), out: join(out, rule), quiet: inv.quiet }, backend);
+    summaries.push(summary);
+    curves.push({ label: rule, events });
+  }
+  const title = `${dataLabel(inv)}, ${base.spec.sizes.join('-')} ${base.spec.hidden}, seed ${base.seed}`;
+  writeFileAtomic(join(out, 'compare.svg'), await runsFigure(curves, title));
+  writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(summaries, null, 2)}\n`);
+  process.stdout.write(formatTable(summaries, title, out));
+  if (inv.json) process.stdout.write(`${JSON.stringify(summaries)}\n`);
+  return 0;
+}
+
+function takeRules(argv: string[]): { rules: RuleId[]; rest: string[] } {
+  const rest = [...argv];
+  let text = COMPARE_DEFAULTS.rules;
+  for (let i = rest.indexOf('--rules'); i >= 0; i = rest.indexOf('--rules')) {
+    if (i + 1 >= rest.length) throw new UsageError("option '--rules <value>' argument missing");
+    text = rest[i + 1];
+    rest.splice(i, 2);
+  }
+  if (rest.includes('--rule')) throw new UsageError('compare takes --rules A,B,… (not --rule)');
+  const rules = text.split(',').filter(Boolean);
+  for (const r of rules) if (!isRuleId(r)) throw new UsageError(`unknown rule '${r}' in --rules (choose from ${RULE_IDS.join(', ')})`);
+  if (!rules.length) throw new UsageError('--rules needs at least one rule id');
+  return { rules: rules as RuleId[], rest };
+}
+
+/** 'fa.sparsity' → option sparsity of fa; a key without a rule prefix is an error here. */
+function splitRuleOptions(options: RuleOptions, rules: readonly RuleId[]): Record<string, RuleOptions> {
+  const byRule: Record<string, Record<string, number | boolean | string>> = Object.fromEntries(rules.map((r) => [r, {}]));
+  for (const [key, value] of Object.entries(options)) {
+    const dot = key.indexOf('.');
+    const rule = key.slice(0, dot), name = key.slice(dot + 1);
+    if (dot <= 0 || !byRule[rule]) throw new UsageError(`--rule-opt ${key}: in compare, name the rule: RULE.KEY=VALUE with RULE one of ${rules.join(', ')}`);
+    byRule[rule][name] = value;
+  }
+  return byRule;
+}
+
+function formatTable(summaries: readonly RunSummary[], title: string, out: string): string {
+  const layers = summaries[0]?.angles.length ?? 0;
+  const head = ['rule', 'test error', ...Array.from({ length: layers }, (_, l) => `∠upd L${l + 1}`), '∠(B,Wᵀ) top', 's/epoch'];
+  const rows = summaries.map((s) => {
+    const top = s.angles.at(-1)?.feedback;
+    return [
+      s.rule,
+      s.test_error === null ? `loss ${s.test_loss.toFixed(4)}` : `${(100 * s.test_error).toFixed(2)} %`,
+      ...s.angles.map((a) => (Number.isFinite(a.update) ? `${a.update.toFixed(1)}°` : '—')),
+      top === null || top === undefined ? '—' : `${top.toFixed(1)}°`,
+      s.epoch_seconds_median.toFixed(2),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [
+    `Comparison on ${title}`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '∠upd: angle between the rule\'s weight update and the true gradient, mean over the last epoch (0° = backprop).',
+    `Figure: ${join(out, 'compare.svg')}`,
+    '',
+  ].join('\n');
+}
