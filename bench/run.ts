@@ -63,6 +63,17 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+function targetLines(r: typeof report): string[] {
+  const native = r.gemm_gflops.native?.['A[100,784]·B[784,1000] → C[100,1000]'];
+  const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+  return [
+    native === undefined
+      ? '- native GEMM ≥ 100 GFLOP/s at 100×784·784×1000: not measured (native backend unavailable).'
+      : `- native GEMM ≥ 100 GFLOP/s at 100×784·784×1000 on ${r.threads.native} threads: ${native.toFixed(1)} GFLOP/s, ${verdict(native >= 100)}.`,
+    `- BP epoch at ≥ 60 % of the run's best GEMM rate: ${(100 * r.fraction_of_peak).toFixed(1)} % (${r.epoch_seconds.toFixed(2)} s), ${verdict(r.fraction_of_peak >= 0.6)}.`,
+  ];
+}
+
 function markdown(r: typeof report, results: Record<string, GemmBenchResult[]>): string {
   const lines = [
     '# Benchmarks',
@@ -93,6 +104,10 @@ function markdown(r: typeof report, results: Record<string, GemmBenchResult[]>):
     '| backend | seconds / epoch | GFLOP / epoch | achieved GFLOP/s | fraction of peak |',
     '|---|---:|---:|---:|---:|',
     ...r.epoch.map((e) => `| ${e.backend}${e.epochs_timed < 1 ? ` (scaled from ${Math.round(e.epochs_timed * 600)} batches)` : ''} | ${e.seconds.toFixed(2)} | ${e.gflop.toFixed(1)} | ${e.gflops.toFixed(1)} | ${(100 * e.fraction_of_peak).toFixed(1)} % |`),
+    '',
+    '## Targets',
+    '',
+    ...targetLines(r),
     '',
   );
   return lines.join('\n');

@@ -26,8 +26,8 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --init NAME          glorot, he, or uniform:OMEGA           [glorot; he for relu]
   --epochs N           passes over the training set                               [20]
   --batch N            mini-batch size                                            [100]
-  --lr X               learning rate                                              [0.01]
-  --schedule S         constant, step:EVERY:GAMMA, cosine[:MIN]                   [constant]
+  --lr X               learning rate                                              [0.2]
+  --schedule S         constant, step:EVERY:GAMMA, cosine[:MIN] (over --epochs)   [cosine]
   --optimizer NAME     ${OPTIMIZER_NAMES.join(', ')}                           [momentum]
   --momentum X         momentum coefficient                                       [0.9]
   --weight-decay X     L2 weight decay on weights                                 [0]
@@ -71,8 +71,8 @@ const OPTIONS = {
   init: { type: 'string' },
   epochs: { type: 'string', default: '20' },
   batch: { type: 'string', default: '100' },
-  lr: { type: 'string', default: '0.01' },
-  schedule: { type: 'string', default: 'constant' },
+  lr: { type: 'string', default: '0.2' },
+  schedule: { type: 'string', default: 'cosine' },
   optimizer: { type: 'string', default: 'momentum' },
   momentum: { type: 'string', default: String(DEFAULT_OPTIMIZER.momentum) },
   'weight-decay': { type: 'string', default: '0' },
