@@ -35,7 +35,9 @@ export async function runsFigure(runs: readonly RunCurves[], title = ''): Promis
   });
   const rows: object[] = [{
     hconcat: [
-      panel(evals.filter((e) => e.error !== null), 'epoch', 'epoch', 'error', 'test error (%)'),
+      evals.some((e) => e.error !== null)
+        ? panel(evals.filter((e) => e.error !== null), 'epoch', 'epoch', 'error', 'test error (%)')
+        : panel(evals, 'epoch', 'epoch', 'loss', 'test loss (regression)', { scale: { type: 'log' } }),
       panel(epochs, 'epoch', 'epoch', 'trainLoss', 'training loss', { scale: { type: 'log' } }),
     ],
   }];
