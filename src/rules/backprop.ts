@@ -1,5 +1,4 @@
-import { lossAndGrad } from '../nn/losses.js';
-import { backward, forward } from '../nn/network.js';
+import { stepThroughFeedback } from './feedback-step.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
 /** Backprop needs no state of its own. */
@@ -16,13 +15,8 @@ export function backprop(options: RuleOptions = {}): LearningRule<BackpropState>
     id: 'bp',
     init: () => ({}),
     step(ctx, state, batch) {
-      const { backend: be, net, ws } = ctx;
-      const out = forward(be, net, batch.x, ws);
-      const L = net.layers.length;
-      const loss = lossAndGrad(net.spec.loss, out, batch.y, ws.dh[L - 1]);
       // Weight transport: the backward pass reuses each forward matrix W_l.
-      backward(be, net, batch.x, ws, (l) => net.layers[l].W, ctx.grads);
-      return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
+      return { ...stepThroughFeedback(ctx, batch, (l) => ctx.net.layers[l].W), state };
     },
   };
 }

@@ -1,6 +1,5 @@
+import { stepThroughFeedback } from './feedback-step.js';
 import type { Matrix } from '../tensor/matrix.js';
-import { lossAndGrad } from '../nn/losses.js';
-import { backward, forward } from '../nn/network.js';
 import { randomFeedback, readFeedbackInit } from './feedback-matrices.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
@@ -42,13 +41,9 @@ export function feedbackAlignment(options: RuleOptions = {}): LearningRule<Feedb
       state.masks?.forEach((mask, l) => mask && applyMask(layers[l].W.data, mask));
     },
     step(ctx, state, batch) {
-      const { backend: be, net, ws } = ctx;
-      const out = forward(be, net, batch.x, ws);
-      const L = net.layers.length;
-      const loss = lossAndGrad(net.spec.loss, out, batch.y, ws.dh[L - 1]);
-      backward(be, net, batch.x, ws, (l) => state.B[l] as Matrix, ctx.grads);
-      state.masks?.forEach((mask, l) => mask && applyMask(ctx.grads[l].W.data, mask));
-      return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
+      const result = stepThroughFeedback(ctx, batch, (l) => state.B[l] as Matrix);
+      state.masks?.forEach((mask, l) => mask && applyMask(result.grads[l].W.data, mask));
+      return { ...result, state };
     },
     feedbackMatrices: (state) => state.B,
   };

@@ -1,6 +1,5 @@
+import { stepThroughFeedback } from './feedback-step.js';
 import { matrix, type Matrix } from '../tensor/matrix.js';
-import { lossAndGrad } from '../nn/losses.js';
-import { backward, forward } from '../nn/network.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
 export type SignMagnitude = 'mean' | 'unit' | 'fixed' | 'batch';
@@ -38,7 +37,7 @@ export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmet
       return { F, M };
     },
     step(ctx, state, batch) {
-      const { backend: be, net, ws } = ctx;
+      const { net } = ctx;
       net.layers.forEach((p, l) => {
         const F = state.F[l];
         if (!F) return;
@@ -50,11 +49,7 @@ export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmet
         const scale = magnitude === 'unit' ? 1 : meanAbs;
         for (let i = 0; i < W.length; i++) F.data[i] = Math.sign(W[i]) * scale * (m ? m[i] : 1);
       });
-      const out = forward(be, net, batch.x, ws);
-      const L = net.layers.length;
-      const loss = lossAndGrad(net.spec.loss, out, batch.y, ws.dh[L - 1]);
-      backward(be, net, batch.x, ws, (l) => state.F[l] as Matrix, ctx.grads);
-      return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
+      return { ...stepThroughFeedback(ctx, batch, (l) => state.F[l] as Matrix), state };
     },
     feedbackMatrices: (state) => state.F,
   };

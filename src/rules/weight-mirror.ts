@@ -1,6 +1,5 @@
+import { stepThroughFeedback } from './feedback-step.js';
 import { matrix, type Matrix } from '../tensor/matrix.js';
-import { lossAndGrad } from '../nn/losses.js';
-import { backward, forward } from '../nn/network.js';
 import { randomFeedback, readFeedbackInit } from './feedback-matrices.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
@@ -33,12 +32,9 @@ export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirr
     id: 'wm',
     init: (net, rng) => ({ B: randomFeedback(net, init, rng) }),
     step(ctx, state, batch) {
-      const { backend: be, net, ws } = ctx;
+      const { backend: be, net } = ctx;
       // Engaged mode: feedback alignment through the current B.
-      const out = forward(be, net, batch.x, ws);
-      const L = net.layers.length;
-      const loss = lossAndGrad(net.spec.loss, out, batch.y, ws.dh[L - 1]);
-      backward(be, net, batch.x, ws, (l) => state.B[l] as Matrix, ctx.grads);
+      const result = stepThroughFeedback(ctx, batch, (l) => state.B[l] as Matrix);
       // Mirror mode.
       scratch ??= net.layers.map((p) => ({ x: matrix(mirrorBatch, p.W.cols), y: matrix(mirrorBatch, p.W.rows) }));
       for (let s = 0; s < mirrorSteps; s++) {
@@ -52,7 +48,7 @@ export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirr
           be.gemm(true, false, mirrorLr / mirrorBatch, y, x, 1 - mirrorLr * decay, B);
         });
       }
-      return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
+      return { ...result, state };
     },
     feedbackMatrices: (state) => state.B,
   };
