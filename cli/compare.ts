@@ -3,9 +3,8 @@ import { writeFileAtomic } from '../node/files.js';
 import { runsFigure, type RunCurves } from '../node/plot.js';
 import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
 import type { RuleOptions } from '../src/rules/rule.js';
-import { createTrainer } from '../src/train/run.js';
 import { trainWithFiles, type RunSummary } from './run-files.js';
-import { dataLabel, fitRunToData, loadData, openBackend } from './train.js';
+import { dataLabel, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
 import { parseTrainArgs, runFolder, TRAIN_USAGE } from './train-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -35,9 +34,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const out = runFolder(inv, 'compare');
   const summaries: RunSummary[] = [];
   const curves: RunCurves[] = [];
-  for (const rule of rules) {
+  const trainers = rules.map((rule) => {
     const run = { ...base, rule, ruleOptions: optionsByRule[rule] };
-    const trainer = createTrainer(run, backend, data);
+    return { rule, run, trainer: trainerFor(run, backend, data) }; // every configuration checked before any training
+  });
+  for (const { rule, run, trainer } of trainers) {
     const { summary, events } = trainWithFiles(trainer, run, { data: dataLabel(inv), out: join(out, rule), quiet: inv.quiet }, backend);
     summaries.push(summary);
     curves.push({ label: rule, events });

@@ -3,7 +3,7 @@ import { loadDataset } from '../node/datasets.js';
 import type { Backend } from '../src/tensor/backend.js';
 import type { DataSplits } from '../src/data/dataset.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
-import { runStreams } from '../src/train/trainer.js';
+import { runStreams, type Trainer } from '../src/train/trainer.js';
 import { trainWithFiles, type RunSummary } from './run-files.js';
 import { parseTrainArgs, runFolder, type TrainInvocation } from './train-options.js';
 import { UsageError } from './usage-error.js';
@@ -14,11 +14,20 @@ export function trainCommand(argv: string[]): number {
   if (note && !inv.quiet) process.stderr.write(`${note}\n`);
   const data = loadData(inv);
   const run = fitRunToData(inv.run, inv.lossGiven, data);
-  const trainer = createTrainer(run, backend, data);
+  const trainer = trainerFor(run, backend, data);
   const { summary } = trainWithFiles(trainer, run, { data: dataLabel(inv), out: runFolder(inv, run.rule), quiet: inv.quiet }, backend);
   if (inv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(formatSummary(summary));
   return 0;
+}
+
+/** A trainer, or a UsageError when the configuration does not fit (unknown rule option, wrong --arch). */
+export function trainerFor(run: RunConfig, backend: Backend, data: DataSplits): Trainer {
+  try {
+    return createTrainer(run, backend, data);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export function openBackend(name: string | undefined, threads: number | undefined): { backend: Backend; note?: string } {

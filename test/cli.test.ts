@@ -62,3 +62,30 @@ test('rules lists every rule with its paper', () => {
   assert.equal(r.status, 0);
   assert.match(r.stdout, /^bp +Backpropagation\n +Rumelhart, Hinton & Williams 1986/);
 });
+
+test('compare trains each rule under one protocol and writes a table, a figure and per-rule runs', () => {
+  const out = mkdtempSync(join(tmpdir(), 'ngrad-compare-'));
+  const r = ngrad('compare', '--rules', 'bp,fa,kp', '--data', 'xor', '--arch', '2-6-5-2', '--epochs', '40', '--batch', '4',
+    '--lr', '0.05', '--align-every', '4', '--rule-opt', 'kp.decay=0.1', '--out', out, '--quiet', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Comparison on xor, 2-6-5-2 tanh, seed 1\nrule +test error +∠upd L1 +∠upd L2 +∠upd L3/);
+  const summaries = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  assert.deepEqual(summaries.map((s: { rule: string }) => s.rule), ['bp', 'fa', 'kp']);
+  assert.equal(summaries[0].angles[0].update, 0, 'backprop is at 0° from itself');
+  assert.ok(summaries[1].angles[0].update > 1, 'feedback alignment is not');
+  assert.ok(summaries[1].angles[1].feedback > 0 && summaries[0].angles[1].feedback === null);
+  const svg = readFileSync(join(out, 'compare.svg'), 'utf8');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /∠\(B, Wᵀ\)/);
+  const p = ngrad('plot', join(out, 'bp'), join(out, 'fa'), '--out', join(out, 'two.svg'));
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(readFileSync(join(out, 'two.svg'), 'utf8'), /^<svg/);
+});
+
+test('compare and plot: bad arguments exit 2 with a clear message', () => {
+  expectUsageError(['compare', '--rules', 'bp,nope'], /unknown rule 'nope' in --rules/);
+  expectUsageError(['compare', '--rules', 'bp,fa', '--rule-opt', 'sparsity=0.5'], /--rule-opt sparsity: in compare, name the rule: RULE\.KEY=VALUE/);
+  expectUsageError(['train', '--rule', 'fa', '--rule-opt', 'sparsityy=0.5', '--data', 'xor', '--arch', '2-3-2'], /rule 'fa' has no option 'sparsityy' \(it has: dist, scale, sparsity\)/);
+  expectUsageError(['plot'], /plot needs at least one run folder/);
+  expectUsageError(['plot', '/nonexistent-run'], /metrics\.jsonl not found/);
+});

@@ -121,3 +121,19 @@ test('feedback alignment: B stays fixed while W comes to align with it', () => {
   stepOnce(fa, net, state, batchFor(5, 3, 4, rng));
   assert.deepEqual(state.B[1], before);
 });
+
+test('one protocol: under one seed every rule starts from the same forward weights and sees the same data order', () => {
+  const data = linearTeacher(Rng.fromSeed(5), { inputs: 30, outputs: 10, n: 100, nTest: 10 });
+  const run = (rule: 'bp' | 'fa' | 'dfa' | 'sign' | 'wm' | 'kp'): RunConfig => ({
+    rule, ruleOptions: {}, seed: 9,
+    spec: { sizes: [30, 20, 10], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'mse', init: { kind: 'glorot' } },
+    optimizer: { ...DEFAULT_OPTIMIZER }, train: { ...DEFAULT_TRAIN, epochs: 1, lr: 0.01 },
+  });
+  const start = (rule: 'bp' | 'fa' | 'dfa' | 'sign' | 'wm' | 'kp') => createTrainer(run(rule), availableBackends()[0], data).state;
+  const bp = start('bp');
+  for (const rule of ['fa', 'dfa', 'sign', 'wm', 'kp'] as const) {
+    const s = start(rule);
+    assert.deepEqual(s.net.layers, bp.net.layers, `${rule}: initial weights`);
+    assert.deepEqual(s.orderRng, bp.orderRng, `${rule}: data order`);
+  }
+});
