@@ -65,6 +65,16 @@ export class Rng {
     return out;
   }
 
+  /** ±scale with equal probability (Rademacher noise): zero mean, variance scale², 32 values per draw. */
+  fillSigns(out: Float32Array, scale: number): Float32Array {
+    for (let i = 0; i < out.length; i += 32) {
+      const bits = this.gen.next();
+      const end = Math.min(32, out.length - i);
+      for (let b = 0; b < end; b++) out[i + b] = (bits >>> b) & 1 ? scale : -scale;
+    }
+    return out;
+  }
+
   /** Fisher–Yates shuffle in place. */
   shuffle<T extends { length: number; [i: number]: number }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {

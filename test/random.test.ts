@@ -40,3 +40,11 @@ test('shuffle is a permutation', () => {
   assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
   assert.notDeepEqual([...a], Array.from({ length: 100 }, (_, i) => i));
 });
+
+test('fillSigns gives ±scale, balanced, from 32 values a draw', () => {
+  const out = Rng.fromSeed(3).fillSigns(new Float32Array(100001), 0.5);
+  assert.ok(out.every((v) => v === 0.5 || v === -0.5));
+  const mean = out.reduce((s, v) => s + v, 0) / out.length;
+  assert.ok(Math.abs(mean) < 0.01, `mean ${mean}`);
+  assert.notDeepEqual(out.subarray(0, 32), out.subarray(32, 64));
+});

@@ -11,21 +11,27 @@ export interface WeightMirrorState {
 /**
  * Weight mirror (Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019, NeurIPS, eqs. 5–8). Two modes alternate:
  * - engaged: the network learns W exactly as in feedback alignment, sending errors down through B;
- * - mirror: each layer's input neurons fire noise x ~ N(0, σ²I) and the layer's output y = W_l x; B learns
- *   from the correlation, ΔB = η_B (y xᵀ − λ B), whose mean σ² W − λB pulls B (here in W's shape) to
- *   (σ²/λ)·W. With λ = σ² (the default) B converges to W itself, i.e. to Wᵀ in the papers' notation.
- * Options: mirrorLr η_B (default 0.01), noise σ (default 1), decay λ (default σ²), mirrorSteps per
- * engaged step (default 1), mirrorBatch noise samples per mirror step (default 100); dist and scale of
- * the initial B (as for fa).
+ * - mirror: each layer's input neurons fire noise x (zero mean, covariance σ²I) and the layer's output
+ *   y = W_l x; B learns from the correlation, ΔB = η_B (y xᵀ − λ B), whose mean σ² W − λB pulls B (here in
+ *   W's shape) to (σ²/λ)·W. With λ = σ² (the default) B converges to W itself, i.e. to Wᵀ in the papers'
+ *   notation.
+ * NOTE: the paper's noise is Gaussian; any white noise with covariance σ²I has the same fixed point, and
+ * ±σ (Rademacher) noise both costs a 32nd of a random draw per value and gives a lower-variance estimate
+ * of σ²W (its fourth moment is the smallest possible), so it is the default.
+ * Options: mirrorLr η_B (default 0.01), noise σ (default 1), noiseDist (rademacher | gaussian),
+ * decay λ (default σ²), mirrorSteps per engaged step (default 1), mirrorBatch noise samples per mirror
+ * step (default 100); dist and scale of the initial B (as for fa).
  */
 export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirrorState> {
-  checkRuleOptions('wm', options, ['mirrorLr', 'noise', 'decay', 'mirrorSteps', 'mirrorBatch', 'dist', 'scale']);
+  checkRuleOptions('wm', options, ['mirrorLr', 'noise', 'noiseDist', 'decay', 'mirrorSteps', 'mirrorBatch', 'dist', 'scale']);
   const init = readFeedbackInit(options);
   const mirrorLr = positive('mirrorLr', options.mirrorLr ?? 0.01);
   const sigma = positive('noise', options.noise ?? 1);
   const decay = positive('decay', options.decay ?? sigma * sigma);
   const mirrorSteps = Math.round(positive('mirrorSteps', options.mirrorSteps ?? 1));
   const mirrorBatch = Math.round(positive('mirrorBatch', options.mirrorBatch ?? 100));
+  const noiseDist = options.noiseDist ?? 'rademacher';
+  if (noiseDist !== 'rademacher' && noiseDist !== 'gaussian') throw new Error(`wm option noiseDist must be rademacher or gaussian, got '${String(noiseDist)}'`);
   // Noise and drive buffers per layer, made on first use (scratch, not state).
   let scratch: { x: Matrix; y: Matrix }[] | null = null;
   return {
@@ -42,7 +48,8 @@ export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirr
           const B = state.B[l];
           if (!B) return;
           const { x, y } = (scratch as { x: Matrix; y: Matrix }[])[l];
-          ctx.rng.fillNormal(x.data, 0, sigma);
+          if (noiseDist === 'gaussian') ctx.rng.fillNormal(x.data, 0, sigma);
+          else ctx.rng.fillSigns(x.data, sigma);
           be.gemm(false, true, 1, x, p.W, 0, y); // y = W x for each noise sample (rows)
           // B ← (1 − η_B λ) B + (η_B / n) yᵀ x
           be.gemm(true, false, mirrorLr / mirrorBatch, y, x, 1 - mirrorLr * decay, B);
