@@ -5,6 +5,7 @@ export { matrix, fromRows, transpose, gatherRows, cloneMatrix } from './tensor/m
 export type { Backend, BackendName, ActivationKind } from './tensor/backend.js';
 export { ACTIVATION_KINDS } from './tensor/backend.js';
 export { createJsBackend } from './tensor/js-backend.js';
+export { createWasmBackend, instantiateWasmBackend } from './tensor/wasm-backend.js';
 export { Rng, type RngState } from './random.js';
 
 export { parseActivation } from './nn/activations.js';

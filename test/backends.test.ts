@@ -1,6 +1,7 @@
 // Every backend against the js reference (tier 2 of the testing plan): GEMM on odd shapes with all
 // transposes, subarray views, each activation forward and backward, the small kernels, threads, and the
-// errors a wrong call must raise. Also how createBackend chooses and what it says when native is missing.
+// errors a wrong call must raise. Also how createBackend chooses and what it says when native or wasm is
+// missing. (Tests only the wasm backend has are in wasm-backend.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { matrix, type Matrix } from '../src/tensor/matrix.js';
 import { Rng } from '../src/random.js';
 import { BACKEND_NAMES, createBackend } from '../node/backends.js';
 import { loadNativeBackend, type NativeBackend } from '../node/native-backend.js';
+import { loadWasmBackend } from '../node/wasm-loader.js';
 
 const js = createJsBackend();
 const rng = Rng.fromSeed(20240611);
@@ -26,16 +28,24 @@ try {
 // Read before any test changes it: the thread count a fresh load sets.
 const initialThreads = native?.getThreads();
 
-if (!native) {
-  if (process.env.NGRAD_REQUIRE_NATIVE === '1') {
-    test('native backend loads (NGRAD_REQUIRE_NATIVE=1)', () => assert.fail(nativeProblem));
-  } else {
-    test('native backend', { skip: `not available: ${nativeProblem}` }, () => {});
-  }
+let wasm: Backend | undefined;
+let wasmProblem = '';
+try {
+  wasm = loadWasmBackend();
+} catch (e) {
+  wasmProblem = e instanceof Error ? e.message : String(e);
 }
 
+/** A missing backend fails one test in CI (NGRAD_REQUIRE_…=1) and is skipped elsewhere. */
+function reportMissing(name: string, requireVar: string, problem: string): void {
+  if (process.env[requireVar] === '1') test(`${name} backend loads (${requireVar}=1)`, () => assert.fail(problem));
+  else test(`${name} backend`, { skip: `not available: ${problem}` }, () => {});
+}
+if (!native) reportMissing('native', 'NGRAD_REQUIRE_NATIVE', nativeProblem);
+if (!wasm) reportMissing('wasm', 'NGRAD_REQUIRE_WASM', wasmProblem);
+
 /** The backends compared with js. */
-const candidates: Backend[] = native ? [native] : [];
+const candidates: Backend[] = [native, wasm].filter((b): b is Backend => b !== undefined);
 
 function random(n: number, low = -1, high = 1): Float32Array {
   return rng.fillUniform(new Float32Array(n), low, high);
@@ -275,9 +285,9 @@ if (native) {
 }
 
 test('createBackend: explicit names, NGRAD_BACKEND, and unknown names', () => {
-  assert.deepEqual([...BACKEND_NAMES], ['js', 'native']);
+  assert.deepEqual([...BACKEND_NAMES], ['js', 'native', 'wasm']);
   assert.equal(createBackend('js').backend.name, 'js');
-  assert.throws(() => createBackend('cuda'), { message: "unknown backend 'cuda' (choose js or native)" });
+  assert.throws(() => createBackend('cuda'), { message: "unknown backend 'cuda' (choose js, native, wasm)" });
   const saved = process.env.NGRAD_BACKEND;
   try {
     process.env.NGRAD_BACKEND = 'js';
@@ -290,6 +300,10 @@ test('createBackend: explicit names, NGRAD_BACKEND, and unknown names', () => {
   if (native && !process.env.NGRAD_BACKEND) {
     assert.equal(createBackend().backend.name, 'native');
     assert.equal(createBackend('native').backend.name, 'native');
+  }
+  if (wasm) {
+    assert.equal(createBackend('wasm').backend.name, 'wasm');
+    if (!native && !process.env.NGRAD_BACKEND) assert.equal(createBackend().backend.name, 'js', 'wasm is never the default');
   }
 });
 

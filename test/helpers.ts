@@ -4,18 +4,21 @@ import { createJsBackend } from '../src/tensor/js-backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
 import { Rng } from '../src/random.js';
 
-/** The js reference plus the native backend when it is built (CI requires it: NGRAD_REQUIRE_NATIVE=1). */
+/** The js reference, then the wasm and native backends when they are built (CI requires them:
+ * NGRAD_REQUIRE_WASM=1, NGRAD_REQUIRE_NATIVE=1). Ordered slowest first. */
 export function availableBackends(): Backend[] {
   const list = [createJsBackend()];
-  try {
-    list.push(createBackend('native').backend);
-  } catch (err) {
-    if (process.env.NGRAD_REQUIRE_NATIVE === '1') throw err;
+  for (const [name, requireVar] of [['wasm', 'NGRAD_REQUIRE_WASM'], ['native', 'NGRAD_REQUIRE_NATIVE']] as const) {
+    try {
+      list.push(createBackend(name).backend);
+    } catch (err) {
+      if (process.env[requireVar] === '1') throw err;
+    }
   }
   return list;
 }
 
-/** The fastest backend available: what end-to-end tests train on. */
+/** The fastest backend available (the last): what end-to-end tests train on. */
 export function fastBackend(): Backend {
   const all = availableBackends();
   return all[all.length - 1];

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { cloneMatrix } from '../src/tensor/matrix.js';
 import { cloneLayers, createNetwork, createWorkspace, zerosLike, type NetworkSpec } from '../src/nn/network.js';
 import { Rng } from '../src/random.js';
-import { RULE_IDS, createRule } from '../src/rules/registry.js';
+import { RULE_IDS, createRule, type RuleId } from '../src/rules/registry.js';
+import type { RuleOptions } from '../src/rules/rule.js';
 import { xor } from '../src/data/synthetic.js';
 import { createTrainer } from '../src/train/run.js';
 import { DEFAULT_TRAIN } from '../src/train/trainer.js';
@@ -14,6 +15,23 @@ import { availableBackends } from './helpers.js';
 // Every registered rule, present and future, must pass these.
 const spec: NetworkSpec = { sizes: [2, 8, 6, 2], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' } };
 const be = availableBackends()[0];
+
+/**
+ * The few per-rule departures from the common settings, each with its reason.
+ * - delta trains the output layer only, by definition (hidden layers stay fixed random features), so its
+ *   hidden layers must get an exactly zero update; and as a convex problem on those fixed features XOR
+ *   needs a larger step to halve its loss in 300 updates (at lr 0.05 it does so for 1 of 8 seeds).
+ * - wp and np estimate the gradient from one perturbation by default; on XOR the per-example gradients
+ *   nearly cancel in the batch mean, so one sample's estimate is 3–25× the gradient's norm, and with
+ *   momentum 0.9 at lr 0.05 the loss fails to halve (mostly it diverges) for 5 (wp) and 7 (np) of the
+ *   8 seeds 3–10. Averaging 4 samples halves the noise, and then every one of those seeds learns.
+ */
+const OUTPUT_LAYER_ONLY: readonly RuleId[] = ['delta'];
+const XOR_SETTINGS: Partial<Record<RuleId, { ruleOptions?: RuleOptions; lr?: number }>> = {
+  delta: { lr: 0.5 },
+  wp: { ruleOptions: { samples: 4 } },
+  np: { ruleOptions: { samples: 4 } },
+};
 
 function oneStep(id: string, seed: number) {
   const rng = Rng.fromSeed(seed);
@@ -36,7 +54,11 @@ for (const id of RULE_IDS) {
     result.grads.forEach((g, l) => {
       assert.deepEqual([g.W.rows, g.W.cols, g.b.length], [net.layers[l].W.rows, net.layers[l].W.cols, net.layers[l].b.length], 'update shaped like the parameters');
       assert.ok(g.W.data.every(Number.isFinite) && g.b.every(Number.isFinite), 'finite update');
-      assert.ok(g.W.data.some((v) => v !== 0), `layer ${l + 1} gets a non-zero update`);
+      if (OUTPUT_LAYER_ONLY.includes(id) && l < net.layers.length - 1) {
+        assert.ok(g.W.data.every((v) => v === 0) && g.b.every((v) => v === 0), `hidden layer ${l + 1} is left alone`);
+      } else {
+        assert.ok(g.W.data.some((v) => v !== 0), `layer ${l + 1} gets a non-zero update`);
+      }
     });
     assert.deepEqual(net.layers, paramsBefore, 'step leaves the parameters alone');
     assert.deepEqual(batch.x, train.x, 'step leaves the inputs alone');
@@ -47,9 +69,9 @@ for (const id of RULE_IDS) {
 
   test(`rule contract: ${id} lowers the XOR loss`, () => {
     const run = {
-      rule: id as (typeof RULE_IDS)[number], ruleOptions: {}, seed: 3, spec,
+      rule: id, ruleOptions: XOR_SETTINGS[id]?.ruleOptions ?? {}, seed: 3, spec,
       optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' as const },
-      train: { ...DEFAULT_TRAIN, epochs: 300, batchSize: 4, lr: 0.05 },
+      train: { ...DEFAULT_TRAIN, epochs: 300, batchSize: 4, lr: XOR_SETTINGS[id]?.lr ?? 0.05 },
     };
     const data = xor();
     const trainer = createTrainer(run, be, data);

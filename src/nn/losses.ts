@@ -15,6 +15,20 @@ export function lossAndGrad(kind: LossKind, output: Matrix, target: Matrix, grad
   return kind === 'softmax_xent' ? softmaxCrossEntropy(output, target, grad) : meanSquaredError(output, target, grad);
 }
 
+/**
+ * The loss of each row on its own, out[i] = ℓ_i (lossAndGrad's value is their mean, up to rounding): for
+ * rules that score every example separately, such as node perturbation. Returns out.
+ */
+export function rowLosses(kind: LossKind, output: Matrix, target: Matrix, out: Float64Array): Float64Array {
+  assertSameShape(output, target, `${kind} row losses`);
+  if (out.length < output.rows) throw new Error(`${kind} row losses: ${output.rows} rows do not fit in ${out.length} values`);
+  const cols = output.cols;
+  const row = (m: Matrix, i: number): Matrix => ({ rows: 1, cols, data: m.data.subarray(i * cols, (i + 1) * cols) });
+  // One-row views through the same code as lossAndGrad, so the two cannot disagree on what a loss is.
+  for (let i = 0; i < output.rows; i++) out[i] = lossAndGrad(kind, row(output, i), row(target, i), null);
+  return out;
+}
+
 /** L = −Σ_j t_j log softmax(z)_j per row; dL/dz = softmax(z) − t. */
 function softmaxCrossEntropy(logits: Matrix, target: Matrix, grad: Matrix | null): number {
   const { rows, cols } = logits;

@@ -1,9 +1,12 @@
 import { backprop } from './backprop.js';
+import { deltaRule } from './delta-rule.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
 import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
+import { nodePerturbation } from './node-perturbation.js';
 import { signSymmetry } from './sign-symmetry.js';
 import { weightMirror } from './weight-mirror.js';
+import { weightPerturbation } from './weight-perturbation.js';
 import type { LearningRule, RuleOptions } from './rule.js';
 
 /** What the CLI, the lab and the docs show about a rule. */
@@ -69,6 +72,36 @@ export const RULES = {
       'Forward and feedback weights receive the same (transposed) update, computed from locally available ' +
       'activity and error, and both decay: their difference shrinks every step, so B converges to Wᵀ.',
     create: (options) => kolenPollack(options) as LearningRule,
+  },
+  delta: {
+    title: 'Delta rule (Widrow–Hoff, LMS)',
+    paper: 'Widrow & Hoff 1960, Adaptive switching circuits, IRE WESCON Convention Record 4:96–104',
+    summary:
+      'Each output unit changes its weights in proportion to its own error times its input, ' +
+      'Δw = −ε (y − t) x: local and exact for a layer of linear units, but it cannot train hidden units, ' +
+      'which stay fixed random features. Batch mode averages over the batch; online mode takes the cases ' +
+      'one at a time (option caseLr).',
+    create: (options) => deltaRule(options) as LearningRule,
+  },
+  wp: {
+    title: 'Weight perturbation',
+    paper: 'Jabri & Flower 1992, Weight perturbation: an optimal architecture and learning technique for analog VLSI feedforward and recurrent multilayer networks, IEEE Trans. Neural Netw. 3(1):154–157; Werfel, Xie & Seung 2005, Neural Comput. 17',
+    summary:
+      'No error signal at all: the weights are jiggled and the change in the loss is correlated with the ' +
+      'jiggle, (ΔL/σ²)·ξ, an unbiased but very noisy estimate of the gradient that needs only a global ' +
+      'scalar reward and forward passes. Its noise grows with the number of weights. Serial mode changes ' +
+      'one weight and keeps the change only if the loss falls (evolution).',
+    create: (options) => weightPerturbation(options) as LearningRule,
+  },
+  np: {
+    title: 'Node perturbation',
+    paper: 'Williams 1992, Simple statistical gradient-following algorithms for connectionist reinforcement learning, Mach. Learn. 8:229–256; Werfel, Xie & Seung 2005, Neural Comput. 17',
+    summary:
+      'Noise is injected into the units rather than the weights; the change in each example’s loss, ' +
+      'correlated with a unit’s own noise, estimates that unit’s error, and each synapse then learns from ' +
+      'it and its presynaptic activity. One global scalar reward suffices, and the noise has as many ' +
+      'dimensions as there are units, not weights.',
+    create: (options) => nodePerturbation(options) as LearningRule,
   },
 } satisfies Record<string, RuleInfo>;
 

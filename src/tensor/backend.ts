@@ -6,7 +6,7 @@ export const ACTIVATION_CODES = { linear: 0, tanh: 1, sigmoid: 2, relu: 3, leaky
 export type ActivationKind = keyof typeof ACTIVATION_CODES;
 export const ACTIVATION_KINDS = Object.keys(ACTIVATION_CODES) as ActivationKind[];
 
-export type BackendName = 'js' | 'native';
+export type BackendName = 'js' | 'native' | 'wasm';
 
 /**
  * The few kernels whose speed decides a training step. Every backend implements all of them on

@@ -1,0 +1,109 @@
+import { paramList, zerosLike, type Network } from '../nn/network.js';
+import type { DenseParams } from '../nn/dense.js';
+import {
+  batchLoss, passesPerSample, positiveNumber, readPerturbationConfig, type PerturbationConfig, type PerturbationState,
+} from './perturbation.js';
+import { checkRuleOptions, type Batch, type LearningRule, type RuleContext, type RuleOptions } from './rule.js';
+
+export type WeightPerturbationState = PerturbationState;
+
+export type WeightPerturbationMode = 'parallel' | 'serial';
+
+/** Size of serial mode's ± step when no sigma is given: it is the step itself, not a probe. */
+export const DEFAULT_SERIAL_SIGMA = 0.01;
+
+/**
+ * Weight perturbation: the gradient from loss differences under random changes of the weights. Two modes:
+ *
+ * - parallel (default; Jabri & Flower 1992 with all weights at once, the form analysed by Werfel, Xie &
+ *   Seung 2005): add ξ ~ N(0, σ²) to every weight and bias, measure ΔL = L(w+ξ) − L(w) (or, with
+ *   central, [L(w+ξ) − L(w−ξ)]/2) on the batch, and propose ĝ = (ΔL/σ²)·ξ averaged over `samples`
+ *   perturbations, an estimate of ∇L in gradient sign convention. Cost: 1 + samples (central:
+ *   1 + 2·samples) forward passes, and the variance grows with the number of parameters.
+ * - serial (the lecture's "learning by perturbing weights", a form of evolution): change ONE weight or
+ *   bias, chosen uniformly, by ±sigma (sign at random); keep the change only if the batch loss falls.
+ *   The rule proposes update = −Δw (zero when the change is rejected), so that with --optimizer sgd
+ *   --lr 1 the loop applies exactly the kept change, w ← w + Δw, bit for bit (the perturbed copy is
+ *   formed with the same float32 rounding as the loop's step), and the batch loss never rises. Any other
+ *   lr scales the kept change; other optimizers transform it. Cost: 2 forward passes per step.
+ *
+ * Perturbations are applied to a copy of the parameters: the network is only read.
+ * Options: mode; sigma (parallel: σ of the noise, default 1e-3; serial: the step, default 0.01);
+ * samples and central (parallel only; see PerturbationConfig).
+ */
+export function weightPerturbation(options: RuleOptions = {}): LearningRule<WeightPerturbationState> {
+  checkRuleOptions('wp', options, ['mode', 'sigma', 'samples', 'central']);
+  const mode = options.mode ?? 'parallel';
+  if (mode !== 'parallel' && mode !== 'serial') throw new Error(`wp option mode must be parallel or serial, got '${String(mode)}'`);
+  if (mode === 'serial' && (options.samples !== undefined || options.central !== undefined)) {
+    throw new Error('wp options samples and central apply to mode=parallel only (serial tries one weight per step)');
+  }
+  const config = readPerturbationConfig('wp', options);
+  const serialStep = positiveNumber('wp', 'sigma', options.sigma ?? DEFAULT_SERIAL_SIGMA);
+  // The perturbed copy of the parameters and the noise, made on first use (scratch, not state).
+  let scratch: { copy: DenseParams[]; xi: DenseParams[] } | null = null;
+  const scratchFor = (net: Network) => {
+    if (!scratch || !sameShapes(scratch.copy, net.layers)) scratch = { copy: zerosLike(net.layers), xi: zerosLike(net.layers) };
+    return scratch;
+  };
+  return {
+    id: 'wp',
+    init: () => ({ forwardPasses: 0 }),
+    step(ctx, state, batch) {
+      const { copy, xi } = scratchFor(ctx.net);
+      const { loss, passes } = mode === 'serial'
+        ? stepSerial(ctx, batch, serialStep, copy)
+        : stepParallel(ctx, batch, config, copy, xi);
+      return { loss, grads: ctx.grads, state: { forwardPasses: state.forwardPasses + passes } };
+    },
+  };
+}
+
+/** Jabri & Flower 1992; Werfel et al. 2005: ĝ = (1/S) Σ_s [L(w + ξ_s) − L(w)]/σ² · ξ_s, ξ_s ~ N(0, σ²I). */
+function stepParallel(
+  ctx: RuleContext, batch: Batch, config: PerturbationConfig, copy: DenseParams[], xi: DenseParams[],
+): { loss: number; passes: number } {
+  const { backend: be, net, ws, rng } = ctx;
+  const { sigma, samples, central } = config;
+  const loss = batchLoss(be, net, batch.x, batch.y, ws);
+  const w = paramList(net.layers), noisy = paramList(copy), noise = paramList(xi), g = paramList(ctx.grads);
+  const perturbed = { spec: net.spec, layers: copy };
+  const lossAt = (sign: 1 | -1) => {
+    noisy.forEach((p, i) => {
+      p.value.set(w[i].value);
+      be.axpby(sign, noise[i].value, 1, p.value); // w ± ξ
+    });
+    return batchLoss(be, perturbed, batch.x, batch.y, ws);
+  };
+  g.forEach((p) => p.value.fill(0));
+  for (let s = 0; s < samples; s++) {
+    noise.forEach((p) => rng.fillNormal(p.value, 0, sigma));
+    const dL = central ? (lossAt(1) - lossAt(-1)) / 2 : lossAt(1) - loss;
+    const coef = dL / (sigma * sigma * samples);
+    g.forEach((p, i) => be.axpby(coef, noise[i].value, 1, p.value));
+  }
+  return { loss, passes: 1 + samples * passesPerSample(config) };
+}
+
+/** The lecture's evolution: w_k ← w_k ± σ for one random k, kept only if L falls; proposes −Δw. */
+function stepSerial(ctx: RuleContext, batch: Batch, sigma: number, copy: DenseParams[]): { loss: number; passes: number } {
+  const { backend: be, net, ws, rng } = ctx;
+  const loss = batchLoss(be, net, batch.x, batch.y, ws);
+  const w = paramList(net.layers), trial = paramList(copy), g = paramList(ctx.grads);
+  const total = w.reduce((n, p) => n + p.value.length, 0);
+  let k = rng.int(total);
+  // NOTE: Δw is rounded to float32 first, so that the loop's w − 1·(−Δw) rounds exactly as the trial did.
+  const dw = Math.fround(rng.uniform() < 0.5 ? -sigma : sigma);
+  let t = 0;
+  while (k >= w[t].value.length) k -= w[t++].value.length;
+  trial.forEach((p, i) => p.value.set(w[i].value));
+  trial[t].value[k] += dw;
+  const trialLoss = batchLoss(be, { spec: net.spec, layers: copy }, batch.x, batch.y, ws);
+  g.forEach((p) => p.value.fill(0));
+  if (trialLoss < loss) g[t].value[k] = -dw;
+  return { loss, passes: 2 };
+}
+
+function sameShapes(a: readonly DenseParams[], b: readonly DenseParams[]): boolean {
+  return a.length === b.length && a.every((p, l) => p.W.rows === b[l].W.rows && p.W.cols === b[l].W.cols);
+}
