@@ -68,7 +68,8 @@ for (let seed = 1; seed <= seeds; seed++) {
 
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-const fmt = (xs: number[], digits = 3) => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
+const num = (x: number, digits: number) => (x !== 0 && Math.abs(x) < 0.001 ? x.toExponential(1) : x.toFixed(digits));
+const fmt = (xs: number[], digits = 3) => `${num(mean(xs), digits)} ± ${num(sd(xs), digits)}`;
 const at = (id: string, epoch: number) => table[id].errors.map((e) => e[epoch - 1]);
 const lines = [
   `Linear task (Lillicrap et al. 2016): 30-20-10 linear net, y = T·x, ${seeds} seeds, batch ${config.batchSize}, SGD lr ${config.lr}.`,

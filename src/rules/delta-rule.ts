@@ -10,6 +10,30 @@ export type DeltaRuleState = Record<string, never>;
 
 export type DeltaMode = 'batch' | 'online';
 
+/** Options of the delta rule. */
+export interface DeltaRuleConfig {
+  /** 'batch': one update per batch, the error averaged over its cases; 'online': the cases one at a time
+   * (see deltaRule). Default batch. */
+  mode: DeltaMode;
+  /** ε of online mode's per-case steps: required with mode=online, refused otherwise (no default, because
+   * it should equal the loop's lr, which a rule cannot see). */
+  caseLr: number | null;
+}
+
+export function readDeltaRuleConfig(options: RuleOptions): DeltaRuleConfig {
+  checkRuleOptions('delta', options, ['mode', 'caseLr']);
+  const mode = options.mode ?? 'batch';
+  if (mode !== 'batch' && mode !== 'online') throw new Error(`delta option mode must be batch or online, got '${String(mode)}'`);
+  if (mode === 'batch') {
+    if (options.caseLr !== undefined) throw new Error('delta option caseLr applies to mode=online only');
+    return { mode, caseLr: null };
+  }
+  if (options.caseLr === undefined) {
+    throw new Error('delta mode=online needs caseLr, the per-case learning rate (set it to --lr, with --optimizer sgd, for the literal online rule)');
+  }
+  return { mode, caseLr: positiveNumber('delta', 'caseLr', options.caseLr) };
+}
+
 /**
  * The delta rule (Widrow & Hoff 1960, the LMS rule of ADALINE): Δw = −ε Σ_n (y_n − t_n) x_n for linear
  * output units y = W x + b under the squared error. It learns the output layer only:
@@ -33,14 +57,7 @@ export type DeltaMode = 'batch' | 'online';
  * - caseLr: ε of the online sequence, required with mode=online (the rule cannot see the loop's lr).
  */
 export function deltaRule(options: RuleOptions = {}): LearningRule<DeltaRuleState> {
-  checkRuleOptions('delta', options, ['mode', 'caseLr']);
-  const mode = options.mode ?? 'batch';
-  if (mode !== 'batch' && mode !== 'online') throw new Error(`delta option mode must be batch or online, got '${String(mode)}'`);
-  if (mode === 'batch' && options.caseLr !== undefined) throw new Error('delta option caseLr applies to mode=online only');
-  if (mode === 'online' && options.caseLr === undefined) {
-    throw new Error('delta mode=online needs caseLr, the per-case learning rate (set it to --lr, with --optimizer sgd, for the literal online rule)');
-  }
-  const caseLr = mode === 'online' ? positiveNumber('delta', 'caseLr', options.caseLr) : 0;
+  const { caseLr } = readDeltaRuleConfig(options); // null in batch mode
   let scratch: OnlineScratch | null = null; // made on first use (scratch, not state)
   return {
     id: 'delta',
@@ -49,12 +66,12 @@ export function deltaRule(options: RuleOptions = {}): LearningRule<DeltaRuleStat
       const { backend: be, net, ws } = ctx;
       const top = net.layers.length - 1;
       const out = forward(be, net, batch.x, ws);
-      const loss = lossAndGrad(net.spec.loss, out, batch.y, mode === 'batch' ? ws.dh[top] : null);
+      const loss = lossAndGrad(net.spec.loss, out, batch.y, caseLr === null ? ws.dh[top] : null);
       for (let l = 0; l < top; l++) {
         ctx.grads[l].W.data.fill(0);
         ctx.grads[l].b.fill(0);
       }
-      if (mode === 'batch') {
+      if (caseLr === null) {
         // Widrow & Hoff 1960: ∂E/∂w = Σ_n (y_n − t_n) x_n, here the mean over the batch (ws.dh is divided by it).
         be.activateBackward(layerActivation(net.spec, top), ws.z[top].data, ws.h[top].data, ws.dh[top].data, ws.dz[top].data, net.spec.leakySlope);
         denseParamGrads(be, ws.dz[top], layerInput(batch.x, ws, top), ctx.grads[top]);

@@ -29,9 +29,9 @@ export interface PerturbationConfig {
 
 export const DEFAULT_SIGMA = 1e-3;
 
-export function readPerturbationConfig(rule: string, options: RuleOptions): PerturbationConfig {
+export function readPerturbationConfig(rule: string, options: RuleOptions, defaultSigma = DEFAULT_SIGMA): PerturbationConfig {
   return {
-    sigma: positiveNumber(rule, 'sigma', options.sigma ?? DEFAULT_SIGMA),
+    sigma: positiveNumber(rule, 'sigma', options.sigma ?? defaultSigma),
     samples: positiveInteger(rule, 'samples', options.samples ?? 1),
     central: flag(rule, 'central', options.central ?? false),
   };

@@ -1,7 +1,7 @@
 import { paramList, zerosLike, type Network } from '../nn/network.js';
 import type { DenseParams } from '../nn/dense.js';
 import {
-  batchLoss, passesPerSample, positiveNumber, readPerturbationConfig, type PerturbationConfig, type PerturbationState,
+  batchLoss, DEFAULT_SIGMA, passesPerSample, readPerturbationConfig, type PerturbationConfig, type PerturbationState,
 } from './perturbation.js';
 import { checkRuleOptions, type Batch, type LearningRule, type RuleContext, type RuleOptions } from './rule.js';
 
@@ -11,6 +11,24 @@ export type WeightPerturbationMode = 'parallel' | 'serial';
 
 /** Size of serial mode's ± step when no sigma is given: it is the step itself, not a probe. */
 export const DEFAULT_SERIAL_SIGMA = 0.01;
+
+/** Options of weight perturbation. */
+export interface WeightPerturbationConfig extends PerturbationConfig {
+  /** parallel: all weights and biases at once, a gradient estimate; serial: one weight at a time, kept only
+   * if the loss falls. Default parallel. In serial mode sigma is the step (default 0.01), and samples and
+   * central do not apply. */
+  mode: WeightPerturbationMode;
+}
+
+export function readWeightPerturbationConfig(options: RuleOptions): WeightPerturbationConfig {
+  checkRuleOptions('wp', options, ['mode', 'sigma', 'samples', 'central']);
+  const mode = options.mode ?? 'parallel';
+  if (mode !== 'parallel' && mode !== 'serial') throw new Error(`wp option mode must be parallel or serial, got '${String(mode)}'`);
+  if (mode === 'serial' && (options.samples !== undefined || options.central !== undefined)) {
+    throw new Error('wp options samples and central apply to mode=parallel only (serial tries one weight per step)');
+  }
+  return { mode, ...readPerturbationConfig('wp', options, mode === 'serial' ? DEFAULT_SERIAL_SIGMA : DEFAULT_SIGMA) };
+}
 
 /**
  * Weight perturbation: the gradient from loss differences under random changes of the weights. Two modes:
@@ -28,18 +46,10 @@ export const DEFAULT_SERIAL_SIGMA = 0.01;
  *   lr scales the kept change; other optimizers transform it. Cost: 2 forward passes per step.
  *
  * Perturbations are applied to a copy of the parameters: the network is only read.
- * Options: mode; sigma (parallel: σ of the noise, default 1e-3; serial: the step, default 0.01);
- * samples and central (parallel only; see PerturbationConfig).
+ * Options: see WeightPerturbationConfig.
  */
 export function weightPerturbation(options: RuleOptions = {}): LearningRule<WeightPerturbationState> {
-  checkRuleOptions('wp', options, ['mode', 'sigma', 'samples', 'central']);
-  const mode = options.mode ?? 'parallel';
-  if (mode !== 'parallel' && mode !== 'serial') throw new Error(`wp option mode must be parallel or serial, got '${String(mode)}'`);
-  if (mode === 'serial' && (options.samples !== undefined || options.central !== undefined)) {
-    throw new Error('wp options samples and central apply to mode=parallel only (serial tries one weight per step)');
-  }
-  const config = readPerturbationConfig('wp', options);
-  const serialStep = positiveNumber('wp', 'sigma', options.sigma ?? DEFAULT_SERIAL_SIGMA);
+  const config = readWeightPerturbationConfig(options);
   // The perturbed copy of the parameters and the noise, made on first use (scratch, not state).
   let scratch: { copy: DenseParams[]; xi: DenseParams[] } | null = null;
   const scratchFor = (net: Network) => {
@@ -51,8 +61,8 @@ export function weightPerturbation(options: RuleOptions = {}): LearningRule<Weig
     init: () => ({ forwardPasses: 0 }),
     step(ctx, state, batch) {
       const { copy, xi } = scratchFor(ctx.net);
-      const { loss, passes } = mode === 'serial'
-        ? stepSerial(ctx, batch, serialStep, copy)
+      const { loss, passes } = config.mode === 'serial'
+        ? stepSerial(ctx, batch, config.sigma, copy)
         : stepParallel(ctx, batch, config, copy, xi);
       return { loss, grads: ctx.grads, state: { forwardPasses: state.forwardPasses + passes } };
     },
