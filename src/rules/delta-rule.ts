@@ -54,7 +54,7 @@ export function readDeltaRuleConfig(options: RuleOptions): DeltaRuleConfig {
  *   w − lr·Σ_n g_n, which with --optimizer sgd and --lr equal to caseLr is exactly where the sequence
  *   ended (up to float32 rounding): the literal online algorithm, batch after batch. With batch size 1 the
  *   two modes are the same rule. As caseLr → 0 online mode proposes batch × the batch-mode update.
- * - caseLr: ε of the online sequence, required with mode=online (the rule cannot see the loop's lr).
+ * - caseLr: see DeltaRuleConfig.
  */
 export function deltaRule(options: RuleOptions = {}): LearningRule<DeltaRuleState> {
   const { caseLr } = readDeltaRuleConfig(options); // null in batch mode

@@ -58,6 +58,7 @@ export function nodePerturbation(options: RuleOptions = {}): LearningRule<NodePe
         if (central) rowLosses(net.spec.loss, noisyForward(be, net, batch.x, pass, -1), batch.y, pass.minus);
         for (let n = 0; n < rows; n++) {
           const dL = central ? (pass.plus[n] - pass.minus[n]) / 2 : pass.plus[n] - pass.clean[n];
+          // Williams 1992; Werfel et al. 2005: δ̂_{l,n} = (ΔL_n/σ²)·ν_{l,n}, here over batch and samples too.
           const coef = dL / (sigma * sigma * rows * samples);
           for (let l = 0; l < L; l++) {
             const width = delta[l].cols, nu = pass.nu[l].data, d = delta[l].data;

@@ -33,8 +33,9 @@ export function readWeightPerturbationConfig(options: RuleOptions): WeightPertur
 /**
  * Weight perturbation: the gradient from loss differences under random changes of the weights. Two modes:
  *
- * - parallel (default; Jabri & Flower 1992 with all weights at once, the form analysed by Werfel, Xie &
- *   Seung 2005): add ξ ~ N(0, σ²) to every weight and bias, measure ΔL = L(w+ξ) − L(w) (or, with
+ * - parallel (default): Jabri & Flower 1992 perturb one weight at a time; perturbing all at once is
+ *   Cauwenberghs' (1993) stochastic error descent, the form analysed by Werfel, Xie & Seung 2005.
+ *   Add ξ ~ N(0, σ²) to every weight and bias, measure ΔL = L(w+ξ) − L(w) (or, with
  *   central, [L(w+ξ) − L(w−ξ)]/2) on the batch, and propose ĝ = (ΔL/σ²)·ξ averaged over `samples`
  *   perturbations, an estimate of ∇L in gradient sign convention. Cost: 1 + samples (central:
  *   1 + 2·samples) forward passes, and the variance grows with the number of parameters.
@@ -69,7 +70,7 @@ export function weightPerturbation(options: RuleOptions = {}): LearningRule<Weig
   };
 }
 
-/** Jabri & Flower 1992; Werfel et al. 2005: ĝ = (1/S) Σ_s [L(w + ξ_s) − L(w)]/σ² · ξ_s, ξ_s ~ N(0, σ²I). */
+/** Werfel, Xie & Seung 2005 (weight perturbation): ĝ = (1/S) Σ_s [L(w + ξ_s) − L(w)]/σ² · ξ_s, ξ_s ~ N(0, σ²I). */
 function stepParallel(
   ctx: RuleContext, batch: Batch, config: PerturbationConfig, copy: DenseParams[], xi: DenseParams[],
 ): { loss: number; passes: number } {
