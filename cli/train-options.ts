@@ -33,7 +33,7 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --weight-decay X     L2 weight decay on weights                                 [0]
   --align-every N      every N updates, measure angles to the true gradient (0: off) [0]
   --seed N             the one seed of every random choice                        [1]
-  --backend NAME       native or js (or env NGRAD_BACKEND)                        [native if built]
+  --backend NAME       native, wasm or js (or env NGRAD_BACKEND)                  [native if built]
   --threads N          BLAS threads of the native backend                         [2]
   --out DIR            output folder for metrics.jsonl, summary.json, checkpoint  [runs/RULE-DATA-sSEED]
   --json               print the summary as JSON on the last line of stdout

@@ -19,7 +19,7 @@ function isBackendName(name: string): name is BackendName {
  * The backend to run on: `name` if given, else $NGRAD_BACKEND, else native when its addon loads, else js.
  * Asking for native or wasm by name or environment and not getting it is an error (a silent 100x slowdown
  * would be worse); falling back when nothing was asked for only adds a `note`. wasm is never chosen by
- * default: in Node it is 5x slower than native, and it exists for browsers.
+ * default: in Node it is several times slower than native; it exists for browsers.
  */
 export function createBackend(name?: string): BackendChoice {
   const fromEnv = name === undefined && process.env.NGRAD_BACKEND ? process.env.NGRAD_BACKEND : undefined;

@@ -16,10 +16,16 @@ import { findWasm, loadWasmBackend, WASM_RELATIVE_PATH } from '../node/wasm-load
 
 const js = createJsBackend();
 const rng = Rng.fromSeed(77);
-const wasmPath = findWasm();
-const skip = wasmPath ? false : `wasm kernels not built (no ${WASM_RELATIVE_PATH})`;
-if (!wasmPath && process.env.NGRAD_REQUIRE_WASM === '1') {
-  test('wasm kernels are built (NGRAD_REQUIRE_WASM=1)', () => assert.fail(`no ${WASM_RELATIVE_PATH}; run node scripts/build-wasm.mjs`));
+let problem = '';
+try {
+  loadWasmBackend();
+} catch (e) {
+  problem = e instanceof Error ? e.message : String(e);
+}
+const wasmPath = problem ? undefined : findWasm();
+const skip = problem ? `not available: ${problem}` : false;
+if (problem && process.env.NGRAD_REQUIRE_WASM === '1') {
+  test('wasm kernels load (NGRAD_REQUIRE_WASM=1)', () => assert.fail(`${problem}; run node scripts/build-wasm.mjs`));
 }
 
 function randomMatrix(rows: number, cols: number): Matrix {
