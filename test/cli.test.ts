@@ -71,7 +71,7 @@ test('compare trains each rule under one protocol and writes a table, a figure a
   assert.match(r.stdout, /^Comparison on xor, 2-6-5-2 tanh, seed 1\nrule +test error +∠upd L1 +∠upd L2 +∠upd L3/);
   const summaries = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
   assert.deepEqual(summaries.map((s: { rule: string }) => s.rule), ['bp', 'fa', 'kp']);
-  assert.equal(summaries[0].angles[0].update, 0, 'backprop is at 0° from itself');
+  assert.ok(summaries[0].angles[0].update < 1e-4, 'backprop is at 0° from itself');
   assert.ok(summaries[1].angles[0].update > 1, 'feedback alignment is not');
   assert.ok(summaries[1].angles[1].feedback > 0 && summaries[0].angles[1].feedback === null);
   const svg = readFileSync(join(out, 'compare.svg'), 'utf8');
