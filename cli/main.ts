@@ -3,6 +3,7 @@ import { RULES, RULE_IDS } from '../src/rules/registry.js';
 import { TrainingDivergedError } from '../src/train/events.js';
 import { COMPARE_USAGE, compareCommand } from './compare.js';
 import { EVAL_USAGE, evalCommand } from './eval.js';
+import { LAB_USAGE, labCommand } from './lab.js';
 import { PLOT_USAGE, plotCommand } from './plot.js';
 import { TRAIN_USAGE } from './train-options.js';
 import { trainCommand } from './train.js';
@@ -13,7 +14,8 @@ const USAGE = `usage: ngrad <command> [options]
   compare  train several rules under one protocol       (ngrad compare --help)
   plot     draw runs' curves into an SVG figure         (ngrad plot --help)
   eval     evaluate a saved checkpoint                  (ngrad eval --help)
-  rules    list the learning rules and their papers`;
+  rules    list the learning rules and their papers
+  lab      serve the browser lab on 127.0.0.1           (ngrad lab --help)`;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => number | Promise<number>; usage: string }> = {
   train: { run: trainCommand, usage: TRAIN_USAGE },
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => number | Promise<numbe
   plot: { run: plotCommand, usage: PLOT_USAGE },
   eval: { run: evalCommand, usage: EVAL_USAGE },
   rules: { run: rulesCommand, usage: 'usage: ngrad rules' },
+  lab: { run: labCommand, usage: LAB_USAGE },
 };
 
 function rulesCommand(argv: string[]): number {

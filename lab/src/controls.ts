@@ -1,0 +1,77 @@
+import { ACTIVATION_KINDS, OPTIMIZER_NAMES, RULE_IDS, RULES, isRuleId, type RuleId } from '../../src/index.js';
+import { h } from './dom.js';
+import { FIELDS, formatValue, MAX_RULES, TASKS, type Settings } from './state.js';
+
+const TASK_NAMES: Record<(typeof TASKS)[number], string> = {
+  xor: 'XOR (4 points)', spirals: 'Two spirals', linear: 'Linear teacher (30→10)', cafeteria: 'Cafeteria (meal prices)',
+  mnist: 'MNIST (5,000 / 1,000)', 'fashion-mnist': 'Fashion-MNIST (5,000 / 1,000)',
+};
+
+/**
+ * The settings form of the Compare and Inside panels. Every control is named after its field in the
+ * state table; a change hands back a whole new Settings (the table is the only state).
+ */
+export function buildControls(container: HTMLElement, settings: Settings, onChange: (next: Settings) => void): void {
+  container.replaceChildren();
+  const change = (patch: Partial<Settings>) => onChange({ ...settings, ...patch });
+
+  const select = (name: string, label: string, values: readonly string[], current: string, names?: Record<string, string>) => {
+    const el = h('select', { name, 'aria-label': label }, values.map((v) => h('option', { value: v }, [names?.[v] ?? v])));
+    el.value = current;
+    return { el, row: h('label', {}, [label, ' ', el]) };
+  };
+  const numberInput = (name: keyof Settings, label: string, step: string) => {
+    const el = h('input', { name, type: 'text', inputmode: 'decimal', size: '6', 'data-step': step });
+    el.value = formatValue(name, settings);
+    el.addEventListener('change', () => {
+      const value = FIELDS[name].parse(el.value.trim());
+      if (value === undefined) {
+        el.setCustomValidity(FIELDS[name].hint);
+        el.reportValidity();
+        return;
+      }
+      el.setCustomValidity('');
+      change({ [name]: value });
+    });
+    return h('label', {}, [label, ' ', el]);
+  };
+
+  const task = select('task', 'Task', TASKS, settings.task, TASK_NAMES);
+  task.el.addEventListener('change', () => change({ task: task.el.value as Settings['task'] }));
+  const act = select('act', 'Activation', ACTIVATION_KINDS, settings.act);
+  act.el.addEventListener('change', () => change({ act: act.el.value as Settings['act'] }));
+  const opt = select('opt', 'Optimizer', OPTIMIZER_NAMES, settings.optimizer);
+  opt.el.addEventListener('change', () => change({ optimizer: opt.el.value as Settings['optimizer'] }));
+
+  container.append(
+    h('div', { class: 'row' }, [task.row, numberInput('hidden', 'Hidden layers', ''), act.row]),
+    h('div', { class: 'row' }, [
+      numberInput('lr', 'Learning rate', ''), numberInput('batch', 'Batch', ''), opt.row,
+      numberInput('seed', 'Seed', ''), numberInput('speed', 'Batches per redraw', ''),
+    ]),
+    buildRulePicker(settings.rules, (rules) => change({ rules })),
+  );
+}
+
+/** Up to four rule slots; every registered rule is offered, with its title, paper and summary. */
+function buildRulePicker(rules: readonly RuleId[], onChange: (rules: RuleId[]) => void): HTMLElement {
+  const slots = Array.from({ length: MAX_RULES }, (_, i) => rules[i] ?? '');
+  const picker = h('div', { class: 'rules' });
+  slots.forEach((current, i) => {
+    const options = [h('option', { value: '' }, [i === 0 ? '(choose a rule)' : '(none)'])];
+    for (const id of RULE_IDS) options.push(h('option', { value: id }, [`${id} — ${RULES[id].title}`]));
+    const el = h('select', { name: `rule${i + 1}`, 'aria-label': `Rule ${i + 1}` }, options);
+    el.value = current;
+    el.addEventListener('change', () => {
+      const next = slots.map((s, k) => (k === i ? el.value : s)).filter((s): s is RuleId => isRuleId(s));
+      const distinct = [...new Set(next)];
+      if (distinct.length) onChange(distinct);
+      else el.value = current;
+    });
+    const info = isRuleId(current)
+      ? h('div', { class: 'rule-info' }, [h('strong', {}, [RULES[current].title]), h('div', { class: 'paper' }, [RULES[current].paper]), h('p', {}, [RULES[current].summary])])
+      : h('div', { class: 'rule-info empty' });
+    picker.append(h('div', { class: `slot slot${i}` }, [h('label', {}, [`Rule ${i + 1} `, el]), info]));
+  });
+  return picker;
+}

@@ -1,0 +1,68 @@
+import type { RuleId } from '../../src/index.js';
+import type { Settings } from './state.js';
+
+/* The messages between the page (draws) and the training worker (computes). Plain data only: typed arrays
+ * and numbers cross postMessage unchanged. */
+
+export type ToWorker =
+  /** Build the task's data and one trainer per rule from the settings; forgets any previous run. */
+  | { type: 'configure'; settings: Settings }
+  | { type: 'run' }
+  | { type: 'pause' }
+  /** One tick (settings.speed batches per rule), then pause. */
+  | { type: 'step' };
+
+export type FromWorker =
+  | { type: 'ready'; task: TaskInfo }
+  | { type: 'progress'; report: TickReport }
+  | { type: 'running'; running: boolean }
+  | { type: 'error'; message: string };
+
+/** What the page needs to know about the task to draw it. */
+export interface TaskInfo {
+  /** Layer widths, input to output. */
+  sizes: number[];
+  classification: boolean;
+  /** For tasks with 2-D inputs: training points [x0, y0, x1, y1, …], their labels, and the plotted square. */
+  points: { xy: Float32Array; labels: Int32Array; extent: [number, number, number, number] } | null;
+  /** For image tasks: the side of the square images. */
+  imageSide: number | null;
+  trainSize: number;
+  testSize: number;
+  /** The backend the worker trains on: 'wasm' when the server has the kernels, else 'js'. */
+  backend: string;
+}
+
+/** Per-layer angles of one alignment measurement (degrees; null where not defined). */
+export interface AngleReport {
+  update: number[];
+  feedback: (number | null)[];
+}
+
+export interface RuleReport {
+  rule: RuleId;
+  /** Mean training loss over this tick's batches; null once the rule has diverged. */
+  trainLoss: number | null;
+  testLoss: number | null;
+  /** Classification error on the test set; null for regression or after divergence. */
+  testError: number | null;
+  /** Why the rule stopped, if it did. */
+  diverged: string | null;
+  /** The last alignment measurement in this tick, if one was due. */
+  angles: AngleReport | null;
+  /** 2-D tasks: p(class 1) on a SURFACE_GRID × SURFACE_GRID grid over TaskInfo.points.extent, rows from the top. */
+  surface: Float32Array | null;
+  /** Image tasks: the incoming weights of the first FIELD_COUNT hidden units, each imageSide² long. */
+  fields: Float32Array | null;
+}
+
+export interface TickReport {
+  /** Updates applied per rule so far. */
+  step: number;
+  /** Passes over the training set so far (fractional). */
+  epoch: number;
+  rules: RuleReport[];
+}
+
+export const SURFACE_GRID = 48;
+export const FIELD_COUNT = 36;

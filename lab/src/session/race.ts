@@ -1,0 +1,153 @@
+import {
+  createTrainer, createWorkspace, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, forward, matrix, runStreams, softmax,
+  TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Workspace,
+} from '../../../src/index.js';
+import type { Settings } from '../state.js';
+import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type TaskInfo, type TickReport } from '../protocol.js';
+import { BatchStream } from './batch-stream.js';
+
+/** Measure the angles to the true gradient every this many updates: often enough for a smooth curve,
+ * rare enough that the extra backprop pass costs little. */
+const ALIGN_EVERY = 5;
+
+interface Entrant {
+  run: RunConfig;
+  trainer: Trainer;
+  /** The trainer reads its training set from here; each update swaps in the next batch of the stream. */
+  splits: DataSplits;
+  diverged: string | null;
+}
+
+/**
+ * Several rules trained side by side under one protocol, as `ngrad compare` does: one seed, so the same
+ * initial forward weights (runStreams(seed).init) and the same data, batch by batch. No DOM and no worker
+ * globals: the worker drives it, and Node tests can too.
+ */
+export class Race {
+  readonly info: TaskInfo;
+  private readonly entrants: Entrant[];
+  private readonly stream: BatchStream;
+  private readonly batch: number;
+  private readonly grid: Matrix | null;
+  private gridWorkspace: Workspace | null = null;
+  private steps = 0;
+
+  constructor(private readonly settings: Settings, private readonly data: DataSplits, private readonly backend: Backend) {
+    const { train, test } = data;
+    const classification = train.labels !== undefined;
+    const sizes = [train.x.cols, ...settings.hidden.split('-').map(Number), train.y.cols];
+    // A batch larger than the training set would not fit the trainer's buffers (XOR has 4 examples).
+    this.batch = Math.min(settings.batch, train.x.rows);
+    this.entrants = settings.rules.map((rule) => {
+      const run: RunConfig = {
+        rule, ruleOptions: {}, seed: settings.seed,
+        spec: { sizes, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } },
+        optimizer: { ...DEFAULT_OPTIMIZER, name: settings.optimizer },
+        train: { ...DEFAULT_TRAIN, epochs: 1, lr: settings.lr, batchSize: this.batch, stepEventEvery: 0, evalEvery: 0, alignEvery: ALIGN_EVERY },
+      };
+      const splits: DataSplits = { train, test };
+      return { run, trainer: createTrainer(run, this.backend, splits), splits, diverged: null };
+    });
+    this.stream = new BatchStream(train, runStreams(settings.seed).order);
+    const side = Math.round(Math.sqrt(train.x.cols));
+    this.info = {
+      sizes, classification, trainSize: train.x.rows, testSize: test.x.rows, backend: backend.name,
+      points: train.x.cols === 2 ? planePoints(train.x, train.labels) : null,
+      imageSide: side * side === train.x.cols && side >= 8 ? side : null,
+    };
+    this.grid = this.info.points && classification && train.y.cols === 2 ? gridInputs(this.info.points.extent) : null;
+  }
+
+  /** Trains every rule on the next settings.speed batches, then measures them. */
+  tick(): TickReport {
+    const reports = this.entrants.map((e): RuleReport => ({
+      rule: e.run.rule, trainLoss: null, testLoss: null, testError: null, diverged: e.diverged, angles: null, surface: null, fields: null,
+    }));
+    const lossSums = this.entrants.map(() => 0);
+    let rows = 0;
+    for (let b = 0; b < this.settings.speed; b++) {
+      const batch = this.stream.next(this.batch);
+      rows += batch.x.rows;
+      this.steps++;
+      this.entrants.forEach((e, i) => {
+        if (!e.diverged) lossSums[i] += batch.x.rows * this.trainOn(e, batch, reports[i]);
+      });
+    }
+    this.entrants.forEach((e, i) => {
+      const report = reports[i];
+      report.diverged = e.diverged;
+      if (e.diverged) return;
+      report.trainLoss = lossSums[i] / rows;
+      const evaluation = e.trainer.evaluate(this.data.test);
+      report.testLoss = evaluation.loss;
+      report.testError = evaluation.error;
+      report.surface = this.surface(e);
+      report.fields = this.fields(e);
+    });
+    return { step: this.steps, epoch: this.stream.taken / this.data.train.x.rows, rules: reports };
+  }
+
+  /**
+   * One update of one rule on one batch. The batch goes in as the trainer's whole training set for one
+   * trainEpoch: the trainer's own shuffle then only reorders rows within the batch (the same update), and
+   * its 'alignment' events arrive as usual. Returns the batch loss (NaN once the rule has diverged).
+   */
+  private trainOn(e: Entrant, batch: Dataset, report: RuleReport): number {
+    e.splits.train = batch;
+    try {
+      return e.trainer.trainEpoch((event) => {
+        if (event.type === 'alignment') report.angles = anglesOf(event);
+      }).trainLoss;
+    } catch (err) {
+      if (!(err instanceof TrainingDivergedError)) throw err;
+      e.diverged = `diverged at update ${this.steps} (loss ${err.loss}); lower the learning rate`;
+      return Number.NaN;
+    }
+  }
+
+  /** p(class 1) over the plane, for the decision surface. */
+  private surface(e: Entrant): Float32Array | null {
+    if (!this.grid) return null;
+    const net = e.trainer.state.net;
+    this.gridWorkspace ??= createWorkspace(net.spec, this.grid.rows); // every rule's network has one spec
+    const out = forward(this.backend, net, this.grid, this.gridWorkspace);
+    const p = matrix(out.rows, out.cols);
+    softmax(out, p);
+    return Float32Array.from({ length: p.rows }, (_, i) => p.data[2 * i + 1]);
+  }
+
+  /** The first layer's incoming weights of the first hidden units: W is [hidden, inputs], one row per unit. */
+  private fields(e: Entrant): Float32Array | null {
+    if (!this.info.imageSide) return null;
+    const W = e.trainer.state.net.layers[0].W;
+    return W.data.slice(0, Math.min(FIELD_COUNT, W.rows) * W.cols);
+  }
+}
+
+function anglesOf(event: Extract<TrainEvent, { type: 'alignment' }>): AngleReport {
+  return { update: event.layers.map((l) => l.updateAngle), feedback: event.layers.map((l) => l.feedbackAngle) };
+}
+
+/** The training points and a square around them with a margin, for 2-D tasks. */
+function planePoints(x: Matrix, labels: Int32Array | undefined): NonNullable<TaskInfo['points']> {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of x.data) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const margin = 0.15 * (hi - lo || 1);
+  return { xy: x.data.slice(), labels: labels ? labels.slice() : new Int32Array(x.rows), extent: [lo - margin, hi + margin, lo - margin, hi + margin] };
+}
+
+/** Cell centres of a SURFACE_GRID² grid over the extent, row 0 at the top (largest y), as a canvas draws. */
+function gridInputs([x0, x1, y0, y1]: [number, number, number, number]): Matrix {
+  const n = SURFACE_GRID;
+  const g = matrix(n * n, 2);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      g.data[2 * (r * n + c)] = x0 + ((c + 0.5) / n) * (x1 - x0);
+      g.data[2 * (r * n + c) + 1] = y1 - ((r + 0.5) / n) * (y1 - y0);
+    }
+  }
+  return g;
+}

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { LAB_DIST, startLabServer, type LabServer } from '../node/lab-server.js';
+import { findWasm } from '../node/wasm-loader.js';
+
+/*
+ * The lab end to end, in Debian's Chromium driven by playwright-core: choose BP and FA on XOR, train until
+ * both losses fall below LOSS_GOAL, check the curves and the angle panel have data, restore a shared link.
+ * Skipped (with a message) when Chromium is missing, unless NGRAD_REQUIRE_BROWSER=1 (CI), which fails instead.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const LOSS_GOAL = 0.05;
+const OUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const DOCS_SHOT = fileURLToPath(new URL('../../docs/lab.png', import.meta.url));
+const required = process.env.NGRAD_REQUIRE_BROWSER === '1';
+const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM}: install Debian's chromium (npm run setup) to run the browser tests`;
+if (skip && required) throw new Error(`NGRAD_REQUIRE_BROWSER=1 but ${skip}`);
+
+// The flags that keep Chromium quiet on a machine without network (see shared/README.md).
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+async function withLab(run: (page: Page, lab: LabServer) => Promise<void>): Promise<void> {
+  assert.ok(existsSync(join(LAB_DIST, 'index.html')), 'the lab is built (npm test runs npm run lab:build first)');
+  const lab = await startLabServer({ port: 0 });
+  const profile = mkdtempSync(join(tmpdir(), 'ngrad-chromium-'));
+  let context: BrowserContext | null = null;
+  try {
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1200, height: 1000 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('dialog', (d) => {
+      problems.push(`unexpected dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await run(page, lab);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context?.close();
+    await lab.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const shot = (page: Page, name: string) => {
+  mkdirSync(OUT, { recursive: true });
+  return page.screenshot({ path: join(OUT, name), fullPage: true });
+};
+
+test('lab e2e: BP and FA learn XOR side by side; curves and angles are drawn', { skip, timeout: 120_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(lab.url);
+    await page.selectOption('select[name=task]', 'xor');
+    await page.fill('input[name=hidden]', '8');
+    await page.dispatchEvent('input[name=hidden]', 'change');
+    await page.fill('input[name=lr]', '0.5');
+    await page.dispatchEvent('input[name=lr]', 'change');
+    await page.fill('input[name=batch]', '4');
+    await page.dispatchEvent('input[name=batch]', 'change');
+    await page.selectOption('select[name=rule1]', 'bp');
+    await page.selectOption('select[name=rule2]', 'fa');
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.match(await page.textContent('.slot0 .rule-info') ?? '', /Backpropagation.*Rumelhart/s);
+    assert.match(await page.textContent('.slot1 .rule-info') ?? '', /Feedback alignment.*Lillicrap/s);
+    await page.click('#start');
+    await page.waitForFunction((goal) => {
+      const rows = Array.from(document.querySelectorAll<HTMLElement>('table.status tr[data-rule]'));
+      return rows.length === 2 && rows.every((r) => r.dataset.trainLoss !== '' && Number(r.dataset.trainLoss) < goal);
+    }, LOSS_GOAL, { timeout: 90_000, polling: 200 });
+    await page.click('#pause');
+    await page.waitForSelector('#status[data-state=paused]');
+    const rules = await page.$$eval('table.status tr[data-rule]', (rows) => rows.map((r) => (r as HTMLElement).dataset.rule));
+    assert.deepEqual(rules, ['bp', 'fa']);
+    assert.equal(new URL(page.url()).searchParams.get('rules'), null, 'bp,fa is the default, so the link leaves it out');
+    assert.equal(new URL(page.url()).searchParams.get('lr'), '0.5');
+    // Both rules' curves are on the loss chart: points counted, and pixels of both colours on its canvas.
+    assert.ok(Number(await page.getAttribute('#chart-loss', 'data-points')) > 10);
+    const colours = await page.$eval('#chart-loss canvas', (canvas) => {
+      const c = canvas as HTMLCanvasElement;
+      const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+      const near = (r: number, g: number, b: number) => {
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 60) n++;
+        return n;
+      };
+      return { bp: near(0x00, 0x72, 0xb2), fa: near(0xd5, 0x5e, 0x00) };
+    });
+    assert.ok(colours.bp > 50 && colours.fa > 50, `curve pixels ${JSON.stringify(colours)}`);
+    await shot(page, 'lab-compare.png');
+    await page.click('#tab-inside');
+    for (const layer of [1, 2]) {
+      assert.ok(Number(await page.getAttribute(`#chart-angle-${layer}`, 'data-points')) > 10, `layer ${layer}: angles between updates and the gradient`);
+    }
+    assert.ok(Number(await page.getAttribute('#chart-feedback-2', 'data-points')) > 0, "∠(B, Wᵀ) for FA's feedback matrix");
+    assert.equal(await page.isHidden('#chart-feedback-1'), true, 'layer 1 has no feedback matrix (its error is not sent further down)');
+    assert.equal(await page.locator('#pictures canvas').count(), 2, 'one decision surface per rule');
+    assert.equal(new URL(page.url()).searchParams.get('panel'), 'inside');
+    await shot(page, 'lab-inside.png');
+    // The README's picture: NGRAD_UPDATE_DOCS=1 npm test refreshes it.
+    if (process.env.NGRAD_UPDATE_DOCS === '1') copyFileSync(join(OUT, 'lab-inside.png'), DOCS_SHOT);
+    await page.click('#reset');
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.equal(await page.getAttribute('#chart-loss', 'data-points'), '0', 'reset clears the curves');
+    assert.equal(await page.locator('table.status tr[data-rule]').count(), 0);
+  });
+});
+
+test('lab e2e: a shared link restores its settings; a hostile one shows a notice', { skip, timeout: 60_000 }, async () => {
+  await withLab(async (page, lab) => {
+    const query = 'task=spirals&hidden=12-6&act=relu&rules=kp,dfa,sign&lr=0.05&batch=20&opt=momentum&seed=42&speed=3&panel=inside';
+    await page.goto(`${lab.url}?${query}`);
+    await page.waitForSelector('#status[data-state=ready]');
+    const values = await page.$$eval('#controls select, #controls input', (els) =>
+      Object.fromEntries(els.map((e) => [(e as HTMLInputElement).name, (e as HTMLInputElement).value])));
+    assert.deepEqual(values, {
+      task: 'spirals', hidden: '12-6', act: 'relu', lr: '0.05', batch: '20', opt: 'momentum', seed: '42', speed: '3',
+      rule1: 'kp', rule2: 'dfa', rule3: 'sign', rule4: '',
+    });
+    assert.equal(await page.getAttribute('#tab-inside', 'aria-selected'), 'true');
+    assert.equal(await page.isHidden('#notices'), true);
+    assert.deepEqual([...new URL(page.url()).searchParams].sort(), [...new URLSearchParams(query)].sort(), 'the address round-trips');
+
+    await page.goto(`${lab.url}?task=%3Cscript%3Ealert(1)%3C/script%3E&lr=1e999&rules=bp,evil`);
+    await page.waitForSelector('#notices:not([hidden])');
+    assert.match(await page.textContent('#notices') ?? '', /ignored task='<script>alert\(1\)<\/script>'/);
+    assert.equal(await page.locator('#notices script').count(), 0, 'echoed as text, not markup');
+    assert.equal(await page.inputValue('select[name=task]'), 'xor');
+    await page.waitForSelector('#status[data-state=ready]');
+  });
+});
+
+test('lab e2e: the cafeteria panel draws online and batch delta-rule paths', { skip, timeout: 60_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?panel=cafeteria&corr=0.9`);
+    await page.waitForSelector('#cafeteria-canvas[data-online]');
+    const online = Number(await page.getAttribute('#cafeteria-canvas', 'data-online'));
+    const batch = Number(await page.getAttribute('#cafeteria-canvas', 'data-batch'));
+    assert.ok(online > batch && batch > 0, `online path ${online}, batch path ${batch}`);
+    await page.locator('input[name=correlation]').fill('0');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('corr') === null);
+    await shot(page, 'lab-cafeteria.png');
+  });
+});
+
+test('lab e2e: MNIST subset from the server trains in the worker; receptive fields are drawn', { skip, timeout: 90_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?task=mnist&hidden=16&rules=bp,dfa&lr=0.05&batch=20&speed=25&panel=inside`);
+    await page.waitForSelector('#status[data-state=ready]', { timeout: 30_000 });
+    const status = await page.textContent('#status') ?? '';
+    assert.match(status, /784-16-10 network, 5000 training and 1000 test examples/);
+    if (findWasm()) assert.match(status, /\(wasm backend\)/, 'the worker trains on the served wasm kernels');
+    await page.click('#step');
+    await page.waitForFunction(() => document.querySelectorAll('table.status tr[data-rule]').length === 2, undefined, { timeout: 30_000 });
+    const errors = await page.$$eval('table.status tr[data-rule]', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.testError)));
+    for (const e of errors) assert.ok(e < 0.9, `after 25 updates the test error is below chance: ${errors}`);
+    assert.equal(await page.locator('#pictures canvas').count(), 2, 'receptive fields per rule');
+    await shot(page, 'lab-mnist.png');
+  });
+});
