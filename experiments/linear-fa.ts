@@ -1,5 +1,6 @@
 // Lillicrap et al. 2016, Fig. 2a–b: a 30-20-10 linear network learns a random linear map T.
-// Backprop, feedback alignment and "train the last layer only" from the same initial weights, over seeds.
+// Backprop, feedback alignment, "train the last layer only" and node perturbation (issue 3) from the same
+// initial weights, over seeds.
 // Run: npm run build && node dist/experiments/linear-fa.js [--seeds 5] [--out runs/linear-fa]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { createNetwork, type NetworkSpec } from '../src/nn/network.js';
 import { makeOptimizer, DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { backprop } from '../src/rules/backprop.js';
 import { feedbackAlignment } from '../src/rules/feedback-alignment.js';
+import { nodePerturbation } from '../src/rules/node-perturbation.js';
 import type { LearningRule } from '../src/rules/rule.js';
 import type { TrainEvent } from '../src/train/events.js';
 import { DEFAULT_TRAIN, initialState, runStreams, Trainer, type TrainConfig } from '../src/train/trainer.js';
@@ -40,6 +42,8 @@ const rules: Record<string, () => LearningRule> = {
   bp: () => backprop() as LearningRule,
   fa: () => feedbackAlignment({ dist: 'uniform', scale: 0.5 }) as LearningRule,
   last: () => lastLayerOnly() as LearningRule,
+  // Same lr as the others (not tuned): one noise sample per update, σ = 1e-3 (the rule's defaults).
+  np: () => nodePerturbation() as LearningRule,
 };
 
 const { backend } = createBackend();
@@ -82,5 +86,5 @@ const lines = [
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 writeFileAtomic(join(values.out, 'linear-fa.md'), `${lines.join('\n')}\n`);
-writeFileAtomic(join(values.out, 'linear-fa.svg'), await runsFigure(figureRuns, 'Linear task, seed 1: backprop, feedback alignment, last layer only'));
+writeFileAtomic(join(values.out, 'linear-fa.svg'), await runsFigure(figureRuns, 'Linear task, seed 1: backprop, feedback alignment, last layer only, node perturbation'));
 process.stdout.write(`wrote ${join(values.out, 'linear-fa.md')} and linear-fa.svg\n`);
