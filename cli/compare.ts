@@ -4,7 +4,7 @@ import { runsFigure, type RunCurves } from '../node/plot.js';
 import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
 import type { RuleOptions } from '../src/rules/rule.js';
 import { trainWithFiles, type RunSummary } from './run-files.js';
-import { dataLabel, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
+import { dataLabel, dataSource, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
 import { parseTrainArgs, runFolder, TRAIN_USAGE } from './train-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -39,7 +39,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     return { rule, run, trainer: trainerFor(run, backend, data) }; // every configuration checked before any training
   });
   for (const { rule, run, trainer } of trainers) {
-    const { summary, events } = trainWithFiles(trainer, run, { data: dataLabel(inv), out: join(out, rule), quiet: inv.quiet }, backend);
+    const { summary, events } = trainWithFiles(trainer, run, { data: dataLabel(inv), source: dataSource(inv), out: join(out, rule), quiet: inv.quiet }, backend);
     summaries.push(summary);
     curves.push({ label: rule, events });
   }
@@ -48,7 +48,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
   writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(summaries, null, 2)}\n`);
   process.stdout.write(formatTable(summaries, title, out));
   if (inv.json) process.stdout.write(`${JSON.stringify(summaries)}\n`);
-  return 0;
+  // A diverged rule still gets its row; the exit code says that not every rule finished.
+  for (const s of summaries) if (s.diverged) process.stderr.write(`ngrad compare: ${s.rule}: ${s.diverged}\n`);
+  return summaries.some((s) => s.diverged) ? 1 : 0;
 }
 
 function takeRules(argv: string[]): { rules: RuleId[]; rest: string[] } {
@@ -85,7 +87,7 @@ function formatTable(summaries: readonly RunSummary[], title: string, out: strin
     const top = s.angles.at(-1)?.feedback;
     return [
       s.rule,
-      s.test_error === null ? `loss ${s.test_loss.toFixed(4)}` : `${(100 * s.test_error).toFixed(2)} %`,
+      s.diverged ? 'diverged' : s.test_error === null ? `loss ${s.test_loss.toFixed(4)}` : `${(100 * s.test_error).toFixed(2)} %`,
       ...s.angles.map((a) => (Number.isFinite(a.update) ? `${a.update.toFixed(1)}°` : '—')),
       top === null || top === undefined ? '—' : `${top.toFixed(1)}°`,
       s.epoch_seconds_median.toFixed(2),

@@ -3,10 +3,17 @@ import { join } from 'node:path';
 import { saveCheckpoint, writeFileAtomic } from '../node/files.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { meanAlignment, type LayerAlignment } from '../src/metrics/alignment.js';
-import type { TrainEvent } from '../src/train/events.js';
+import { TrainingDivergedError, type TrainEvent } from '../src/train/events.js';
 import type { RunConfig } from '../src/train/run.js';
 import type { Trainer } from '../src/train/trainer.js';
 import { progressReporter } from './progress.js';
+
+/** Where a run's data came from, saved in its checkpoint so that `ngrad eval` finds the same test set. */
+export interface DataSource {
+  data: string;
+  dataDir?: string;
+  limitTest?: number;
+}
 
 /** The summary a run writes to OUT/summary.json (and prints with --json). */
 export interface RunSummary {
@@ -30,14 +37,17 @@ export interface RunSummary {
   /** Per layer, the mean angles (degrees) measured during the last epoch; empty without --align-every. */
   angles: { layer: number; update: number; signal: number | null; feedback: number | null; feedback_norm_ratio: number | null }[];
   out: string;
+  /** Set when training stopped because the loss was no longer finite: where and why. */
+  diverged?: string;
 }
 
 /**
- * Runs a trainer, writing OUT/metrics.jsonl as events arrive (one JSON object a line) and, atomically,
- * OUT/checkpoint.ngrad after each epoch and OUT/summary.json at the end.
+ * Runs a trainer, appending to OUT/metrics.jsonl as events arrive (one JSON object a line, so a crash
+ * loses at most the line being written) and writing atomically OUT/checkpoint.ngrad after each epoch and
+ * OUT/summary.json at the end.
  */
 export function trainWithFiles(
-  trainer: Trainer, run: RunConfig, io: { data: string; out: string; quiet: boolean; label?: string }, backend: Backend,
+  trainer: Trainer, run: RunConfig, io: { data: string; source: DataSource; out: string; quiet: boolean; label?: string }, backend: Backend,
 ): { summary: RunSummary; events: TrainEvent[] } {
   mkdirSync(io.out, { recursive: true });
   const metricsPath = join(io.out, 'metrics.jsonl');
@@ -54,7 +64,7 @@ export function trainWithFiles(
     if (e.type === 'epoch') {
       epochSeconds.push(e.seconds);
       trainLoss = e.trainLoss;
-      saveCheckpoint(join(io.out, 'checkpoint.ngrad'), { format: 'ngrad-checkpoint', run, data: io.data, state: trainer.state });
+      saveCheckpoint(join(io.out, 'checkpoint.ngrad'), { format: 'ngrad-checkpoint', run, data: io.data, source: io.source, state: trainer.state });
     } else if (e.type === 'eval' && e.split === 'test') test = e;
     else if (e.type === 'eval') validationError = e.error;
     else if (e.type === 'alignment') {
@@ -64,8 +74,12 @@ export function trainWithFiles(
     }
   };
   const started = performance.now();
+  let diverged: string | undefined;
   try {
     trainer.run(onEvent);
+  } catch (err) {
+    if (!(err instanceof TrainingDivergedError)) throw err;
+    diverged = err.message; // the summary still records what the run reached
   } finally {
     progress.stop();
   }
@@ -79,6 +93,7 @@ export function trainWithFiles(
       layer: a.layer, update: a.updateAngle, signal: a.signalAngle, feedback: a.feedbackAngle, feedback_norm_ratio: a.feedbackNormRatio,
     })),
     out: io.out,
+    ...(diverged ? { diverged } : {}),
   };
   writeFileAtomic(join(io.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return { summary, events };

@@ -108,8 +108,8 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
   if (!OPTIMIZER_NAMES.includes(values.optimizer as OptimizerName)) {
     throw new UsageError(`unknown optimizer '${values.optimizer}' (choose ${OPTIMIZER_NAMES.join(', ')})`);
   }
-  const epochs = integer('--epochs', values.epochs, 1);
-  const seed = integer('--seed', values.seed, 0);
+  const epochs = parseWholeNumber('--epochs', values.epochs, 1);
+  const seed = parseWholeNumber('--seed', values.seed, 0, 2 ** 31 - 1); // the generator takes a 32-bit seed
   return {
     run: {
       rule: values.rule,
@@ -131,21 +131,21 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
       train: {
         ...DEFAULT_TRAIN,
         epochs,
-        batchSize: integer('--batch', values.batch, 1),
+        batchSize: parseWholeNumber('--batch', values.batch, 1),
         lr: real('--lr', values.lr, 0),
         schedule: guard(() => parseSchedule(values.schedule, epochs)),
-        alignEvery: integer('--align-every', values['align-every'], 0),
+        alignEvery: parseWholeNumber('--align-every', values['align-every'], 0),
       },
       seed,
     },
     data: values.data,
     dataDir: values['data-dir'],
-    validation: integer('--validation', values.validation, 0),
-    limitTrain: values['limit-train'] === undefined ? undefined : integer('--limit-train', values['limit-train'], 1),
-    limitTest: values['limit-test'] === undefined ? undefined : integer('--limit-test', values['limit-test'], 1),
+    validation: parseWholeNumber('--validation', values.validation, 0),
+    limitTrain: values['limit-train'] === undefined ? undefined : parseWholeNumber('--limit-train', values['limit-train'], 1),
+    limitTest: values['limit-test'] === undefined ? undefined : parseWholeNumber('--limit-test', values['limit-test'], 1),
     lossGiven: values.loss !== undefined,
     backend: values.backend,
-    threads: values.threads === undefined ? undefined : integer('--threads', values.threads, 1),
+    threads: values.threads === undefined ? undefined : parseWholeNumber('--threads', values.threads, 1),
     out: values.out,
     json: values.json,
     quiet: values.quiet,
@@ -157,11 +157,15 @@ export function runFolder(inv: TrainInvocation, name: string): string {
   return inv.out ?? `runs/${name}-${inv.dataDir ? 'data-dir' : inv.data}-s${inv.run.seed}`;
 }
 
-function integer(flag: string, text: string, min: number): number {
+/** A whole number in [min, max] from a flag's text, or a UsageError naming the flag. */
+export function parseWholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!/^-?\d+$/.test(text) || n < min) throw new UsageError(`${flag} needs a whole number ≥ ${min}, got '${text}'`);
+  if (!/^-?\d+$/.test(text) || n < min || n > max) {
+    throw new UsageError(`${flag} needs a whole number from ${min} to ${max}, got '${text}'`);
+  }
   return n;
 }
+
 
 function real(flag: string, text: string, min: number): number {
   const x = Number(text);

@@ -4,7 +4,7 @@ import type { Backend } from '../src/tensor/backend.js';
 import type { DataSplits } from '../src/data/dataset.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { runStreams, type Trainer } from '../src/train/trainer.js';
-import { trainWithFiles, type RunSummary } from './run-files.js';
+import { trainWithFiles, type DataSource, type RunSummary } from './run-files.js';
 import { parseTrainArgs, runFolder, type TrainInvocation } from './train-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -15,7 +15,11 @@ export function trainCommand(argv: string[]): number {
   const data = loadData(inv);
   const run = fitRunToData(inv.run, inv.lossGiven, data);
   const trainer = trainerFor(run, backend, data);
-  const { summary } = trainWithFiles(trainer, run, { data: dataLabel(inv), out: runFolder(inv, run.rule), quiet: inv.quiet }, backend);
+  const { summary } = trainWithFiles(trainer, run, { data: dataLabel(inv), source: dataSource(inv), out: runFolder(inv, run.rule), quiet: inv.quiet }, backend);
+  if (summary.diverged) {
+    process.stderr.write(`ngrad train: ${summary.diverged}\n`);
+    return 1;
+  }
   if (inv.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(formatSummary(summary));
   return 0;
@@ -35,7 +39,7 @@ export function openBackend(name: string | undefined, threads: number | undefine
   try {
     chosen = createBackend(name);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/^ngrad: /, ''));
   }
   if (threads !== undefined) chosen.backend.setThreads(threads);
   return chosen;
@@ -46,6 +50,10 @@ export function loadData(inv: Pick<TrainInvocation, 'data' | 'dataDir' | 'valida
     dataDir: inv.dataDir, validation: inv.validation || undefined, rng: runStreams(inv.run.seed).data,
     limitTrain: inv.limitTrain, limitTest: inv.limitTest,
   });
+}
+
+export function dataSource(inv: Pick<TrainInvocation, 'data' | 'dataDir' | 'limitTest'>): DataSource {
+  return { data: inv.data, dataDir: inv.dataDir, limitTest: inv.limitTest };
 }
 
 export function dataLabel(inv: Pick<TrainInvocation, 'data' | 'dataDir'>): string {

@@ -11,6 +11,7 @@ import { DEFAULT_TRAIN, type TrainState } from '../src/train/trainer.js';
 import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { paramList } from '../src/nn/network.js';
 import { createJsBackend } from '../src/tensor/js-backend.js';
+import { RULE_IDS } from '../src/rules/registry.js';
 
 const run: RunConfig = {
   rule: 'bp', ruleOptions: {}, seed: 4,
@@ -54,3 +55,20 @@ test('corrupt and truncated checkpoints are refused with a clear message', () =>
   assert.throws(() => loadCheckpoint(join(dir, 'junk.ngrad')), /not a readable ngrad checkpoint \(wrong magic\)/);
   assert.throws(() => loadCheckpoint(join(dir, 'missing.ngrad')), /cannot read checkpoint/);
 });
+
+for (const rule of RULE_IDS) {
+  test(`resume is bit-identical for ${rule}: parameters, rule state, optimizer and RNG through the byte format`, () => {
+    const be = createJsBackend();
+    const base: RunConfig = { ...run, rule, optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' }, train: { ...run.train, epochs: 4, alignEvery: 3 } };
+    const straight = createTrainer(base, be, xor());
+    straight.run();
+    const first = createTrainer({ ...base, train: { ...base.train, epochs: 2 } }, be, xor());
+    first.run();
+    const { state } = decodeCheckpoint(encodeCheckpoint({ state: first.state })) as { state: TrainState };
+    const second = createTrainer(base, be, xor(), state);
+    second.run();
+    assert.deepEqual(second.state.net.layers, straight.state.net.layers);
+    assert.deepEqual(second.state.ruleState, straight.state.ruleState);
+    assert.deepEqual(second.state.optimizerState, straight.state.optimizerState);
+  });
+}

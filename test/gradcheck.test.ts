@@ -11,9 +11,10 @@ import { backprop } from '../src/rules/backprop.js';
 import { oneHot } from '../src/data/one-hot.js';
 import { availableBackends, randomMatrix } from './helpers.js';
 
-// Central differences in float64 around float32 values: errors O(eps²) plus float32 rounding / eps.
+// Central differences around float32 values: errors O(eps²) plus float32 rounding of the loss (≈ 1e-7·L)
+// divided by eps, so a relative tolerance with a small absolute floor for near-zero entries.
 const close = (fd: number, g: number, what: string) =>
-  assert.ok(Math.abs(fd - g) <= 2e-3 + 2e-2 * Math.abs(g), `${what}: finite difference ${fd} vs analytic ${g}`);
+  assert.ok(Math.abs(fd - g) <= 2e-4 + 1e-2 * Math.max(Math.abs(fd), Math.abs(g)), `${what}: finite difference ${fd} vs analytic ${g}`);
 
 test('every activation: backward equals the finite-difference derivative', () => {
   const be = createJsBackend();
@@ -71,7 +72,7 @@ for (const be of availableBackends()) {
         const lossAt = () => lossAndGrad(loss, forward(be, net, x, createWorkspace(spec, 7)), y, null);
         net.layers.forEach((layer, l) => {
           for (const [name, values, g] of [['W', layer.W.data, grads[l].W.data], ['b', layer.b, grads[l].b]] as const) {
-            for (let i = 0; i < values.length; i += 3) {
+            for (let i = 0; i < values.length; i++) {
               const keep = values[i], eps = 1e-3; // small enough not to cross a ReLU kink here
               values[i] = keep + eps;
               const up = lossAt();

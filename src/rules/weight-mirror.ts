@@ -28,6 +28,8 @@ export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirr
   const mirrorLr = positive('mirrorLr', options.mirrorLr ?? 0.01);
   const sigma = positive('noise', options.noise ?? 1);
   const decay = positive('decay', options.decay ?? sigma * sigma);
+  // B ← (1 − η_B λ) B + …: a factor outside (−1, 1) would make B grow without bound.
+  if (!(mirrorLr * decay < 1)) throw new Error(`wm options need mirrorLr·decay < 1, got ${mirrorLr}·${decay}`);
   const mirrorSteps = Math.round(positive('mirrorSteps', options.mirrorSteps ?? 1));
   const mirrorBatch = Math.round(positive('mirrorBatch', options.mirrorBatch ?? 100));
   const noiseDist = options.noiseDist ?? 'rademacher';
@@ -42,7 +44,14 @@ export function weightMirror(options: RuleOptions = {}): LearningRule<WeightMirr
       // Engaged mode: feedback alignment through the current B.
       const result = stepThroughFeedback(ctx, batch, (l) => state.B[l] as Matrix);
       // Mirror mode.
-      scratch ??= net.layers.map((p) => ({ x: matrix(mirrorBatch, p.W.cols), y: matrix(mirrorBatch, p.W.rows) }));
+      // Noise and drive buffers per layer that has a B; remade if the network's shapes change.
+      const layers = net.layers;
+      const stale = !scratch || scratch.length !== layers.length ||
+        scratch.some((buf, l) => buf.x.cols !== layers[l].W.cols || buf.y.cols !== layers[l].W.rows);
+      if (stale) {
+        // Layer 0 has no B, so its buffers stay empty.
+        scratch = layers.map((p, l) => ({ x: matrix(l ? mirrorBatch : 0, p.W.cols), y: matrix(l ? mirrorBatch : 0, p.W.rows) }));
+      }
       for (let s = 0; s < mirrorSteps; s++) {
         net.layers.forEach((p, l) => {
           const B = state.B[l];

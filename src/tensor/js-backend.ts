@@ -30,8 +30,8 @@ export function createJsBackend(): Backend {
         } else {
           // C[i, :] += opA[i, p] · B[p, :]: stream through B's rows.
           for (let p = 0; p < k; p++) {
+            // NOTE: no shortcut for aip = 0: 0·NaN must stay NaN, as in BLAS, so divergence shows.
             const aip = transA ? A[p * lda + i] : A[i * lda + p];
-            if (aip === 0) continue;
             const bRow = p * ldb;
             for (let j = 0; j < n; j++) acc[j] += aip * B[bRow + j];
           }
