@@ -1,15 +1,7 @@
 /** Angles between update vectors, error signals and matrices, in degrees, accumulated in float64. */
+import { dot } from '../tensor/vector.js';
 
-export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`dot: lengths differ (${a.length} vs ${b.length})`);
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
-export function norm(a: ArrayLike<number>): number {
-  return Math.sqrt(dot(a, a));
-}
+export { dot, norm } from '../tensor/vector.js';
 
 /** Cosine of the angle between two vectors; NaN when either is zero (no direction). */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {

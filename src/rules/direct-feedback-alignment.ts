@@ -3,7 +3,7 @@ import { layerActivation } from '../nn/network.js';
 import { denseInputError, denseParamGrads } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
 import { forward, layerInput } from '../nn/network.js';
-import { norm } from '../metrics/angles.js';
+import { norm } from '../tensor/vector.js';
 import { fillRandom, readFeedbackInit, scaleToNorm } from './feedback-matrices.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 

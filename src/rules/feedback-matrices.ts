@@ -1,7 +1,7 @@
 import { matrix, type Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
 import type { Network } from '../nn/network.js';
-import { norm } from '../metrics/angles.js';
+import { norm } from '../tensor/vector.js';
 
 /** How fixed random feedback weights are drawn. */
 export interface FeedbackInit {

@@ -52,8 +52,8 @@ export const RULES = {
     title: 'Sign symmetry',
     paper: 'Liao, Leibo & Poggio 2016, How important is weight symmetry in backpropagation?, AAAI',
     summary:
-      'The feedback weights share only the signs of the forward weights, B = sign(W)ᵀ, with unit, fixed ' +
-      'random or per-batch random magnitudes: a weaker form of weight transport that still learns well.',
+      'The feedback weights share only the signs of the forward weights, B = sign(W)ᵀ, scaled by mean |W| (default), ' +
+      'unit, fixed random or per-batch random magnitudes: a weaker form of weight transport that still learns well.',
     create: (options) => signSymmetry(options) as LearningRule,
   },
   wm: {

@@ -17,8 +17,8 @@ export interface SignSymmetryState {
  * Option magnitude:
  *   mean  — M = mean |W_l| (default): sign(W) at the forward weights' scale, so deep nets do not blow up;
  *   unit  — M = 1, the literal sign(W)ᵀ (the paper trains it with batch normalisation);
- *   fixed — M drawn once, |N(0, 1)|·mean|W_l| (the paper's "random magnitude" feedback);
- *   batch — M drawn afresh for every batch, same distribution ("batch-random magnitude").
+ *   fixed — M = |N(0, 1)| drawn once, times the current mean|W_l| (the paper's "random magnitude" feedback);
+ *   batch — M = |N(0, 1)| drawn afresh for every batch, times mean|W_l| ("batch-random magnitude").
  * ∠(B, Wᵀ) is not 0 even for unit magnitudes: cos = Σ|w| / (√n ‖w‖), the price of keeping only signs.
  */
 export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmetryState> {

@@ -130,6 +130,7 @@ export class Trainer {
     const { batchSize } = this.config;
     const n = train.x.rows;
     const order = this.orderRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    this.state.orderRng = this.orderRng.getState();
     const batches = Math.ceil(n / batchSize);
     const epoch = this.state.epoch;
     this.sink = onEvent;
@@ -146,7 +147,6 @@ export class Trainer {
     }
     const seconds = (performance.now() - started) / 1000;
     this.state.epoch++;
-    this.syncRngState();
     const trainLoss = lossSum / n;
     onEvent({ type: 'epoch', epoch: this.state.epoch, trainLoss, seconds, lr });
     return { trainLoss, seconds, lr };
@@ -175,6 +175,8 @@ export class Trainer {
     if (this.rule.afterApply) {
       state.ruleState = this.rule.afterApply(ctx, state.ruleState, { direction: result.grads, lr });
     }
+    // NOTE: kept in step with every update, so `state` is a consistent snapshot between any two batches.
+    state.ruleRng = this.ruleRng.getState();
     return result.loss;
   }
 
@@ -216,10 +218,5 @@ export class Trainer {
       for (let i = 0; i < rows; i++) labels[i] = ds.labels[indices[i]];
     }
     return { x, y, labels };
-  }
-
-  private syncRngState(): void {
-    this.state.orderRng = this.orderRng.getState();
-    this.state.ruleRng = this.ruleRng.getState();
   }
 }
