@@ -8,7 +8,7 @@ import { isGzip } from '../src/data/gzip.js';
 import { checkSameCount, idxImagesToMatrix, idxLabels, parseIdx, type IdxArray } from '../src/data/idx.js';
 import { classificationSet } from '../src/data/one-hot.js';
 import { subset, validationSplit } from '../src/data/split.js';
-import { cafeteria, linearTeacher, twoSpirals, xor } from '../src/data/synthetic.js';
+import { isSyntheticTask, syntheticTask } from '../src/data/tasks.js';
 import { mnistDataDir } from './package-files.js';
 
 /*
@@ -76,20 +76,7 @@ export function loadDataset(name: DatasetName | string, opts: LoadDatasetOptions
 }
 
 function loadRaw(name: string, opts: LoadDatasetOptions): DataSplits {
-  switch (name) {
-    case 'xor':
-      return xor();
-    case 'spirals':
-      return twoSpirals(needRng(name, opts, 'its data').split());
-    case 'linear': {
-      const { train, test } = linearTeacher(needRng(name, opts, 'its data').split());
-      return { train, test };
-    }
-    case 'cafeteria': {
-      const { train, test } = cafeteria(needRng(name, opts, 'its data').split());
-      return { train, test };
-    }
-  }
+  if (isSyntheticTask(name)) return syntheticTask(name, name === 'xor' ? opts.rng : needRng(name, opts, 'its data'));
   if (opts.dataDir !== undefined) {
     const known = name === 'mnist' || name === 'fashion-mnist';
     const fix = known ? `put them there, or ${HOW_TO_GET[name]} and drop --data-dir` : 'put them there';

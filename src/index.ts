@@ -33,6 +33,7 @@ export { parseIdx, encodeIdx, idxImagesToMatrix, idxLabels } from './data/idx.js
 export { oneHot, classificationSet } from './data/one-hot.js';
 export { validationSplit, subset } from './data/split.js';
 export { xor, twoSpirals, linearTeacher, cafeteria } from './data/synthetic.js';
+export { syntheticTask, isSyntheticTask, SYNTHETIC_TASKS, type SyntheticTask } from './data/tasks.js';
 
 export { Trainer, DEFAULT_TRAIN, initialState, runStreams, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
 export { createTrainer, type RunConfig } from './train/run.js';

@@ -1,5 +1,5 @@
 import {
-  cafeteria, classificationSet, idxImagesToMatrix, idxLabels, linearTeacher, parseIdx, runStreams, twoSpirals, xor,
+  classificationSet, idxImagesToMatrix, idxLabels, parseIdx, runStreams, syntheticTask,
   type DataSplits, type Dataset,
 } from '../../../src/index.js';
 import type { TaskId } from '../state.js';
@@ -17,16 +17,11 @@ export function idxPath(task: 'mnist' | 'fashion-mnist', split: 'train' | 'test'
 export async function loadTask(task: TaskId, seed: number, fetchBytes: FetchBytes): Promise<DataSplits> {
   const rng = runStreams(seed).data;
   switch (task) {
-    case 'xor': return xor();
-    case 'spirals': return twoSpirals(rng.split());
-    case 'linear': {
-      const { train, test } = linearTeacher(rng.split());
-      return { train, test };
-    }
-    case 'cafeteria': {
-      const { train, test } = cafeteria(rng.split());
-      return { train, test };
-    }
+    case 'xor':
+    case 'spirals':
+    case 'linear':
+    case 'cafeteria':
+      return syntheticTask(task, rng);
     case 'mnist':
     case 'fashion-mnist': {
       const [train, test] = await Promise.all([imageSet(task, 'train', fetchBytes), imageSet(task, 'test', fetchBytes)]);
