@@ -8,14 +8,15 @@ import { createBackend } from '../node/backends.js';
 import { writeFileAtomic } from '../node/files.js';
 import { runsFigure } from '../node/plot.js';
 import { linearTeacher } from '../src/data/synthetic.js';
-import { createNetwork, type NetworkSpec } from '../src/nn/network.js';
-import { makeOptimizer, DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
+import type { NetworkSpec } from '../src/nn/network.js';
+import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { backprop } from '../src/rules/backprop.js';
 import { feedbackAlignment } from '../src/rules/feedback-alignment.js';
 import { nodePerturbation } from '../src/rules/node-perturbation.js';
 import type { LearningRule } from '../src/rules/rule.js';
 import type { TrainEvent } from '../src/train/events.js';
-import { DEFAULT_TRAIN, initialState, runStreams, Trainer, type TrainConfig } from '../src/train/trainer.js';
+import { seededTrainer } from '../src/train/run.js';
+import { DEFAULT_TRAIN, runStreams, type TrainConfig } from '../src/train/trainer.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '5' }, out: { type: 'string', default: 'runs/linear-fa' }, lr: { type: 'string', default: '0.005' } } });
 const seeds = Number(values.seeds);
@@ -54,10 +55,8 @@ for (let seed = 1; seed <= seeds; seed++) {
   const data = linearTeacher(streams0.data, { inputs: 30, outputs: 10, n: 1000, nTest: 1000 });
   const baseline = data.test.y.data.reduce((s, v) => s + 0.5 * v * v, 0) / data.test.y.rows; // loss of predicting 0
   for (const [id, make] of Object.entries(rules)) {
-    const streams = runStreams(seed); // same initial W, same data order for every rule
-    const rule = make();
-    const optimizer = makeOptimizer({ ...DEFAULT_OPTIMIZER, name: 'sgd' });
-    const trainer = new Trainer(backend, rule, optimizer, data, config, initialState(createNetwork(spec, streams.init), rule, optimizer, streams));
+    // Same seed: same initial W, same data order for every rule.
+    const trainer = seededTrainer(make(), { spec, optimizer: { ...DEFAULT_OPTIMIZER, name: 'sgd' }, train: config, seed }, backend, data);
     const events: TrainEvent[] = [];
     trainer.run((e) => events.push(e));
     const errors = events.flatMap((e) => (e.type === 'eval' ? [e.loss / baseline] : []));

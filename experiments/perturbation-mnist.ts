@@ -8,14 +8,15 @@ import { createBackend } from '../node/backends.js';
 import { loadDataset } from '../node/datasets.js';
 import { chartFigure, type ChartPoint } from '../node/figures.js';
 import { writeFileAtomic } from '../node/files.js';
-import { createNetwork, type NetworkSpec } from '../src/nn/network.js';
-import { DEFAULT_OPTIMIZER, makeOptimizer } from '../src/optim/optimizer.js';
+import type { NetworkSpec } from '../src/nn/network.js';
+import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { backprop } from '../src/rules/backprop.js';
 import { nodePerturbation } from '../src/rules/node-perturbation.js';
 import type { LearningRule } from '../src/rules/rule.js';
 import { weightPerturbation } from '../src/rules/weight-perturbation.js';
 import { TrainingDivergedError } from '../src/train/events.js';
-import { DEFAULT_TRAIN, initialState, runStreams, Trainer } from '../src/train/trainer.js';
+import { seededTrainer } from '../src/train/run.js';
+import { DEFAULT_TRAIN, runStreams, type Trainer } from '../src/train/trainer.js';
 import { num } from './stats.js';
 
 const { values } = parseArgs({
@@ -55,11 +56,9 @@ interface Point { passes: number; validation: number; test: number; seconds: num
 interface Run { method: Method; lr: number; trainer: Trainer; points: Point[]; diverged: boolean; seconds: number }
 
 function startRun(method: Method, lr: number): Run {
-  const streams = runStreams(seed); // same initial weights and data order for every rule and lr
-  const rule = makeRule[method]();
-  const optimizer = makeOptimizer({ ...DEFAULT_OPTIMIZER, name: 'sgd' });
-  const config = { ...DEFAULT_TRAIN, epochs: Infinity, lr, batchSize: BATCH, stepEventEvery: 0 };
-  const trainer = new Trainer(backend, rule, optimizer, data, config, initialState(createNetwork(spec, streams.init), rule, optimizer, streams));
+  const train = { ...DEFAULT_TRAIN, epochs: Infinity, lr, batchSize: BATCH, stepEventEvery: 0 };
+  // Same seed: same initial weights and data order for every rule and lr.
+  const trainer = seededTrainer(makeRule[method](), { spec, optimizer: { ...DEFAULT_OPTIMIZER, name: 'sgd' }, train, seed }, backend, data);
   return { method, lr, trainer, points: [], diverged: false, seconds: 0 };
 }
 

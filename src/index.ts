@@ -36,7 +36,7 @@ export { xor, twoSpirals, linearTeacher, cafeteria } from './data/synthetic.js';
 export { syntheticTask, isSyntheticTask, SYNTHETIC_TASKS, type SyntheticTask } from './data/tasks.js';
 
 export { Trainer, DEFAULT_TRAIN, initialState, runStreams, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
-export { createTrainer, type RunConfig } from './train/run.js';
+export { createTrainer, seededTrainer, type RunConfig } from './train/run.js';
 export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedule.js';
 export { TrainingDivergedError, type TrainEvent, type EventSink } from './train/events.js';
 export { encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
