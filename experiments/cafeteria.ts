@@ -14,7 +14,7 @@ import { createNetwork, type NetworkSpec } from '../src/nn/network.js';
 import { DEFAULT_OPTIMIZER, makeOptimizer } from '../src/optim/optimizer.js';
 import { deltaRule } from '../src/rules/delta-rule.js';
 import type { LearningRule } from '../src/rules/rule.js';
-import { DEFAULT_TRAIN, initialState, runStreams, Trainer } from '../src/train/trainer.js';
+import { DEFAULT_TRAIN, initialState, runStreams, singleStageTrainer } from '../src/train/trainer.js';
 import { mean, num, sd, symmetricEigenvalues } from './stats.js';
 
 const { values } = parseArgs({
@@ -78,7 +78,7 @@ function train(data: DataSplits, seed: number, mode: Mode, lr: number): Trajecto
   const rule = withoutBias(deltaRule() as LearningRule); // batch mode; with batch size 1 it is the online rule
   const optimizer = makeOptimizer({ ...DEFAULT_OPTIMIZER, name: 'sgd' });
   const config = { ...DEFAULT_TRAIN, epochs: Infinity, lr, batchSize: mode === 'online' ? 1 : data.train.x.rows, stepEventEvery: 1 };
-  const trainer = new Trainer(backend, rule, optimizer, data, config, initialState(net, rule, optimizer, streams));
+  const trainer = singleStageTrainer(backend, rule, optimizer, data, config, initialState(net, rule, optimizer, streams, { trainExamples: data.train.x.rows }));
   const W = trainer.state.net.layers[0].W.data;
   const rmsError = () => Math.sqrt(mean(PRICES.map((p, i) => (W[i] - p) ** 2)));
   const t: Trajectory = { k: [], prices: [], rms: [], updatesToTolerance: null };

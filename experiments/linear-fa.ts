@@ -30,6 +30,7 @@ function lastLayerOnly(): LearningRule<Record<string, never>> {
   const bp = backprop();
   return {
     id: 'last',
+    locality: { weightTransport: false, note: 'the output layer learns from its own error; hidden layers do not learn' },
     init: () => ({}),
     step(ctx, state, batch) {
       const r = bp.step(ctx, state, batch);

@@ -8,7 +8,7 @@ import { lossAndGrad } from '../src/nn/losses.js';
 import { createNetwork, createWorkspace, forward, type Network, type NetworkSpec } from '../src/nn/network.js';
 import { DEFAULT_OPTIMIZER, makeOptimizer } from '../src/optim/optimizer.js';
 import type { LearningRule } from '../src/rules/rule.js';
-import { DEFAULT_TRAIN, initialState, runStreams, Trainer } from '../src/train/trainer.js';
+import { DEFAULT_TRAIN, initialState, runStreams, singleStageTrainer } from '../src/train/trainer.js';
 
 /** A student–teacher task. */
 export interface TeacherTask {
@@ -60,7 +60,7 @@ export function runToTarget(be: Backend, task: TeacherTask, rule: LearningRule, 
   const x = matrix(task.batch, inputs), y = matrix(task.batch, outputs);
   const placeholder: DataSplits = { train: { name: 'teacher', x, y }, test: { name: 'teacher', x, y } }; // shapes only: batches come from the stream below
   const optimizer = makeOptimizer({ ...DEFAULT_OPTIMIZER, name: 'sgd' });
-  const trainer = new Trainer(be, rule, optimizer, placeholder, { ...DEFAULT_TRAIN, epochs: 1, lr, batchSize: task.batch }, initialState(student, rule, optimizer, streams));
+  const trainer = singleStageTrainer(be, rule, optimizer, placeholder, { ...DEFAULT_TRAIN, epochs: 1, lr, batchSize: task.batch }, initialState(student, rule, optimizer, streams, { trainExamples: task.batch }));
   const teacherWs = createWorkspace(spec, task.batch);
   const linear = spec.sizes.length === 2;
   let next = 1;

@@ -17,7 +17,7 @@ export {
   type Network, type NetworkSpec, type Workspace, type Param,
 } from './nn/network.js';
 
-export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, AppliedUpdate } from './rules/rule.js';
+export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
 export { RULES, RULE_IDS, createRule, isRuleId, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
 
@@ -35,8 +35,13 @@ export { validationSplit, subset } from './data/split.js';
 export { xor, twoSpirals, linearTeacher, cafeteria } from './data/synthetic.js';
 export { syntheticTask, isSyntheticTask, SYNTHETIC_TASKS, type SyntheticTask } from './data/tasks.js';
 
-export { Trainer, DEFAULT_TRAIN, initialState, runStreams, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
-export { createTrainer, seededTrainer, type RunConfig } from './train/run.js';
+export { Trainer, DEFAULT_TRAIN, initialState, runStreams, singleStageTrainer, checkDataFits, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
+export { createTrainer, seededTrainer, runStages, totalEpochs, type RunConfig, type StageConfig } from './train/run.js';
+export { singleStage, type Stage, type GroupSettings } from './train/stage.js';
+export { feedForwardModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
+export { networkLayers, checkNetworkSize } from './nn/network.js';
+export { denseLayer } from './nn/dense.js';
+export type { Layer, LayerParams } from './nn/layer.js';
 export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedule.js';
 export { TrainingDivergedError, type TrainEvent, type EventSink } from './train/events.js';
 export { encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';

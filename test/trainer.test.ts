@@ -61,5 +61,5 @@ test('a diverging run stops with an error naming epoch and batch', () => {
 
 test('a network that does not fit the data is refused with the fix', () => {
   const run = { ...xorRun(1), spec: { ...xorRun(1).spec, sizes: [3, 4, 2] } };
-  assert.throws(() => createTrainer(run, availableBackends()[0], xor()), /does not fit the data \(2 inputs, 2 outputs\): use --arch 2-…-2/);
+  assert.throws(() => createTrainer(run, availableBackends()[0], xor()), /does not fit the training data \(2 inputs, 2 outputs\): use --arch 2-…-2/);
 });

@@ -1,11 +1,26 @@
 import type { Backend } from '../tensor/backend.js';
-import type { Matrix } from '../tensor/matrix.js';
+import { matrix, type Matrix } from '../tensor/matrix.js';
+import type { Rng } from '../random.js';
+import { initWeights, type InitSpec } from './init.js';
+import type { Layer, LayerParams } from './layer.js';
 
 /** A fully connected layer's parameters. W is [out, in] as in the papers (z = W·x + b for a column x);
  * with a batch of row vectors X [batch, in] the layer computes Z = X·Wᵀ + b. */
-export interface DenseParams {
-  W: Matrix;
-  b: Float32Array;
+export type DenseParams = LayerParams;
+
+/** The dense layer in[in] → out[out] behind the Layer protocol. */
+export function denseLayer(inSize: number, outSize: number): Layer {
+  return {
+    kind: 'dense', inSize, outSize, weightShape: { rows: outSize, cols: inSize }, biasSize: outSize,
+    initParams(init: InitSpec, rng: Rng): LayerParams {
+      const W = matrix(outSize, inSize);
+      initWeights(init, inSize, outSize, rng, W.data);
+      return { W, b: new Float32Array(outSize) };
+    },
+    forward: denseForward,
+    paramGrads: denseParamGrads,
+    inputError: denseInputError,
+  };
 }
 
 /** Z = X·Wᵀ + b. X [batch, in], Z [batch, out]. */

@@ -2,9 +2,11 @@ import type { Backend } from '../tensor/backend.js';
 import { matrix, topRows, type Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
 import type { ActivationKind } from './activations.js';
-import { denseForward, denseInputError, denseParamGrads, type DenseParams } from './dense.js';
-import { initWeights, type InitSpec } from './init.js';
+import { denseLayer, type DenseParams } from './dense.js';
+import type { InitSpec } from './init.js';
+import type { Layer } from './layer.js';
 import type { LossKind } from './losses.js';
+import type { ModelKind } from './model.js';
 
 /** What a multi-layer perceptron is, independent of its parameter values. */
 export interface NetworkSpec {
@@ -18,6 +20,8 @@ export interface NetworkSpec {
   leakySlope: number;
   loss: LossKind;
   init: InitSpec;
+  /** How the network predicts (nn/model.ts); feed-forward when absent. */
+  model?: ModelKind;
 }
 
 /** A network is its spec plus plain parameter data: layers[l] maps sizes[l] → sizes[l+1]. */
@@ -36,15 +40,39 @@ export function parseArch(text: string): number[] {
   return sizes;
 }
 
-export function createNetwork(spec: NetworkSpec, rng: Rng): Network {
-  const layers: DenseParams[] = [];
-  for (let l = 0; l + 1 < spec.sizes.length; l++) {
-    const fanIn = spec.sizes[l], fanOut = spec.sizes[l + 1];
-    const W = matrix(fanOut, fanIn);
-    initWeights(spec.init, fanIn, fanOut, rng, W.data);
-    layers.push({ W, b: new Float32Array(fanOut) });
+/** The most parameters a network may have: 2^28 float32 values are 1 GiB of weights, and training keeps
+ * three to five copies (gradients, optimizer state, feedback weights). */
+export const MAX_PARAMETERS = 2 ** 28;
+/** The most values one workspace buffer set may hold (activities and errors of a batch): 2^28 floats. */
+export const MAX_WORKSPACE_VALUES = 2 ** 28;
+
+const layerCache = new WeakMap<NetworkSpec, readonly Layer[]>();
+
+/** The layers a spec describes, in order (dense layers sizes[l] → sizes[l+1] today); made once per spec. */
+export function networkLayers(spec: NetworkSpec): readonly Layer[] {
+  let layers = layerCache.get(spec);
+  if (!layers) {
+    layers = spec.sizes.slice(1).map((out, l) => denseLayer(spec.sizes[l], out));
+    layerCache.set(spec, layers);
   }
-  return { spec, layers };
+  return layers;
+}
+
+/** Refuses a network whose parameters would not fit in memory, before anything is allocated. */
+export function checkNetworkSize(spec: NetworkSpec): void {
+  const count = networkLayers(spec).reduce((n, layer) => n + layer.weightShape.rows * layer.weightShape.cols + layer.biasSize, 0);
+  if (count > MAX_PARAMETERS) {
+    const gb = (count * 4) / 1e9;
+    throw new Error(
+      `the network ${spec.sizes.join('-')} has ${count.toExponential(2)} parameters, ${gb.toFixed(1)} GB of float32 weights ` +
+        `before gradients and optimizer state (limit ${MAX_PARAMETERS.toExponential(2)} parameters): choose narrower layers`,
+    );
+  }
+}
+
+export function createNetwork(spec: NetworkSpec, rng: Rng): Network {
+  checkNetworkSize(spec);
+  return { spec, layers: networkLayers(spec).map((layer) => layer.initParams(spec.init, rng)) };
 }
 
 /** Zeroed buffers of the parameters' shapes: gradients and updates use the same type as parameters. */
@@ -86,7 +114,14 @@ export interface Workspace {
 }
 
 export function createWorkspace(spec: NetworkSpec, capacity: number): Workspace {
-  const widths = spec.sizes.slice(1);
+  const widths = networkLayers(spec).map((layer) => layer.outSize);
+  const values = 4 * capacity * widths.reduce((n, w) => n + w, 0);
+  if (values > MAX_WORKSPACE_VALUES) {
+    throw new Error(
+      `a batch of ${capacity} through ${spec.sizes.join('-')} needs ${((values * 4) / 1e9).toFixed(1)} GB of activity and error buffers: ` +
+        'use a smaller --batch or narrower layers',
+    );
+  }
   const make = () => widths.map((w) => matrix(capacity, w));
   return { capacity, z: make(), h: make(), dh: make(), dz: make() };
 }
@@ -102,9 +137,10 @@ export function workspaceRows(ws: Workspace, rows: number): Workspace {
 /** Forward pass: h_l = f_l(W_l h_{l−1} + b_l), h_0 = x. Returns the output activity (a view into ws). */
 export function forward(be: Backend, net: Network, x: Matrix, ws: Workspace): Matrix {
   const { spec, layers } = net;
+  const kinds = networkLayers(spec);
   let input = x;
   for (let l = 0; l < layers.length; l++) {
-    denseForward(be, layers[l], input, ws.z[l]);
+    kinds[l].forward(be, layers[l], input, ws.z[l]);
     be.activate(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, spec.leakySlope);
     input = ws.h[l];
   }
@@ -126,9 +162,10 @@ export function backward(
   be: Backend, net: Network, x: Matrix, ws: Workspace, feedback: (l: number) => Matrix, grads: DenseParams[],
 ): void {
   const { spec, layers } = net;
+  const kinds = networkLayers(spec);
   for (let l = layers.length - 1; l >= 0; l--) {
     be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
-    denseParamGrads(be, ws.dz[l], layerInput(x, ws, l), grads[l]);
-    if (l > 0) denseInputError(be, ws.dz[l], feedback(l), ws.dh[l - 1]);
+    kinds[l].paramGrads(be, ws.dz[l], layerInput(x, ws, l), grads[l]);
+    if (l > 0) kinds[l].inputError(be, ws.dz[l], feedback(l), ws.dh[l - 1]);
   }
 }

@@ -13,6 +13,7 @@ export function backprop(options: RuleOptions = {}): LearningRule<BackpropState>
   checkRuleOptions('bp', options, []);
   return {
     id: 'bp',
+    locality: { weightTransport: true, note: 'δ_l = W_{l+1}ᵀ δ_{l+1}: the backward pass reads every forward matrix' },
     init: () => ({}),
     step(ctx, state, batch) {
       // Weight transport: the backward pass reuses each forward matrix W_l.

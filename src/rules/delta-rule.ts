@@ -61,6 +61,7 @@ export function deltaRule(options: RuleOptions = {}): LearningRule<DeltaRuleStat
   let scratch: OnlineScratch | null = null; // made on first use (scratch, not state)
   return {
     id: 'delta',
+    locality: { weightTransport: false, note: 'no error path: the output layer learns from its own error and input' },
     init: () => ({}),
     step(ctx, state, batch) {
       const { backend: be, net, ws } = ctx;
@@ -107,7 +108,7 @@ function onlineSequence(ctx: RuleContext, batch: Batch, caseLr: number, s: Onlin
   const act = layerActivation(net.spec, top);
   const input = layerInput(batch.x, ws, top); // the hidden features stay fixed, so one clean pass serves all cases
   const g = ctx.grads[top];
-  s.params.W.data.set(net.layers[top].W.data);
+  be.axpby(1, net.layers[top].W.data, 0, s.params.W.data); // the layer's own weights, copied for its own update
   s.params.b.set(net.layers[top].b);
   g.W.data.fill(0);
   g.b.fill(0);

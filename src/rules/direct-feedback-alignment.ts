@@ -25,6 +25,7 @@ export function directFeedbackAlignment(options: RuleOptions = {}): LearningRule
   const init = readFeedbackInit(options);
   return {
     id: 'dfa',
+    locality: { weightTransport: false, note: 'each hidden layer receives the output error through its own fixed random D_l' },
     init(net, rng) {
       const L = net.layers.length;
       const outputs = net.spec.sizes[L];

@@ -40,6 +40,7 @@ export function nodePerturbation(options: RuleOptions = {}): LearningRule<NodePe
   let scratch: NoisyPass | null = null; // made on first use (scratch, not state)
   return {
     id: 'np',
+    locality: { weightTransport: false, note: 'no error path: a global scalar (the loss change) times each unit\'s own noise' },
     init: () => ({ forwardPasses: 0 }),
     step(ctx, state, batch) {
       const { backend: be, net, ws, rng } = ctx;

@@ -85,7 +85,7 @@ export const RULES = {
   },
   wp: {
     title: 'Weight perturbation',
-    paper: 'Jabri & Flower 1992, Weight perturbation: an optimal architecture and learning technique for analog VLSI feedforward and recurrent multilayer networks, IEEE Trans. Neural Netw. 3(1):154–157; Werfel, Xie & Seung 2005, Neural Comput. 17',
+    paper: 'parallel: Cauwenberghs 1993, A fast stochastic error-descent algorithm for supervised learning and optimization, NeurIPS 5; Alspector et al. 1993, A parallel gradient descent method for learning in analog VLSI neural networks, NeurIPS 5; Werfel, Xie & Seung 2005, Neural Comput. 17. serial (accept/reject): Hinton, lecture "Can the brain do backpropagation?", "Learning by perturbing weights (evolution)"',
     summary:
       'No error signal at all: the weights are jiggled and the change in the loss is correlated with the ' +
       'jiggle, (ΔL/σ²)·ξ, an unbiased but very noisy estimate of the gradient that needs only a global ' +

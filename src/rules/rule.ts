@@ -2,13 +2,48 @@ import type { Backend } from '../tensor/backend.js';
 import type { Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
 import type { DenseParams } from '../nn/dense.js';
-import type { Network, Workspace } from '../nn/network.js';
+import type { Network, Param, Workspace } from '../nn/network.js';
+import type { OptimizerConfig } from '../optim/optimizer.js';
 
 /** One mini-batch: inputs, targets, and class labels for classification. */
 export interface Batch {
   x: Matrix;
   y: Matrix;
   labels?: Int32Array;
+  /** Row r is example indices[r] of the training set (set by the loop for training batches), so a rule can
+   * keep per-example state: persistent particles, PCD chains, settled states. */
+  indices?: Int32Array;
+}
+
+/** What a rule's error path may read, declared by the rule and checked by the locality test. */
+export interface Locality {
+  /** true when the error path reads the forward weights: W in the backward pass, or W in the update of
+   * feedback weights. false promises that updates depend on W only through forward passes (activities and
+   * losses) and each parameter's own update; the test feeds the error path a poisoned W and checks. */
+  weightTransport: boolean;
+  /** One line: what carries the error and what it reads. */
+  note: string;
+}
+
+/**
+ * Parameters a rule owns and the loop trains: feedback weights, inverse networks, an RBM's visible biases.
+ * The tensors live in the rule's state (so they are checkpointed with it); the loop steps them with the
+ * group's own optimizer state, exactly like the forward parameters, and stays the only code that writes them.
+ */
+export interface TrainableGroup {
+  /** Unique within the rule; names the group in checkpoints and in the run's group settings. */
+  name: string;
+  params: readonly Param[];
+  /** 'run': the run's scheduled learning rate; a number: this fixed rate. */
+  lr: 'run' | number;
+  /** 'run': the run's optimizer settings (with state of its own); or settings of its own. */
+  optimizer: 'run' | OptimizerConfig;
+}
+
+/** What a rule may know about the run when it makes its state. */
+export interface InitInfo {
+  /** Examples in the training set: the length of per-example state. */
+  trainExamples: number;
 }
 
 /** What a rule may use during a step. The rule reads the network; only the training loop writes it. */
@@ -34,12 +69,9 @@ export interface StepResult<S> {
   /** Optional, for diagnostics: the error signal the rule delivered to each hidden layer's activity
    * (∂L/∂h_l in backprop's sign convention), signals[l] for l = 0 … L−2, [batch, width_l]. */
   signals?: readonly Matrix[];
-}
-
-/** The update the loop applied after a step: params −= lr · direction. */
-export interface AppliedUpdate {
-  direction: readonly DenseParams[];
-  lr: number;
+  /** Proposed updates of the rule's trainable groups, by group name, one array per tensor of the group (in
+   * gradient sign convention, like grads). A group left out is not updated this step. */
+  groupGrads?: Readonly<Record<string, readonly Float32Array[]>>;
 }
 
 /**
@@ -54,17 +86,18 @@ export interface AppliedUpdate {
  */
 export interface LearningRule<S = unknown> {
   readonly id: string;
+  readonly locality: Locality;
   /** The rule's state for a network (feedback matrices, running averages…): plain, serialisable data. */
-  init(net: Network, rng: Rng): S;
+  init(net: Network, rng: Rng, info?: InitInfo): S;
   step(ctx: RuleContext, state: S, batch: Batch): StepResult<S>;
+  /** Optional: the rule's own trainable parameters, which live in its state (see TrainableGroup). */
+  groups?(state: S): readonly TrainableGroup[];
   /** Optional: adjusts the initial parameters once, before training (e.g. removes pruned connections).
    * Called by the loop, which stays the only code that writes parameters. */
   prepareParams?(layers: DenseParams[], state: S): void;
   /** Optional, for diagnostics: the matrix each layer sends its error down through in place of W_l
    * (W_l's shape, [out, in]); null where the rule has none (layer 0, or error routes unlike W_lᵀ). */
   feedbackMatrices?(state: S): readonly (Matrix | null)[];
-  /** Optional: sees each applied update (Kolen–Pollack mirrors it into its feedback weights). */
-  afterApply?(ctx: RuleContext, state: S, applied: AppliedUpdate): S;
 }
 
 /** Options given to a rule factory by name (from the CLI's --rule-opt or a config). */

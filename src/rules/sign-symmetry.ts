@@ -29,6 +29,7 @@ export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmet
   }
   return {
     id: 'sign',
+    locality: { weightTransport: true, note: 'the feedback reads sign(W) (and mean |W|) of the forward weights at every step' },
     init(net, rng) {
       const F = net.layers.map((p, l) => (l === 0 ? null : matrix(p.W.rows, p.W.cols)));
       const M = magnitude === 'fixed'

@@ -33,13 +33,17 @@ export function readWeightPerturbationConfig(options: RuleOptions): WeightPertur
 /**
  * Weight perturbation: the gradient from loss differences under random changes of the weights. Two modes:
  *
- * - parallel (default): Jabri & Flower 1992 perturb one weight at a time; perturbing all at once is
- *   Cauwenberghs' (1993) stochastic error descent, the form analysed by Werfel, Xie & Seung 2005.
- *   Add ξ ~ N(0, σ²) to every weight and bias, measure ΔL = L(w+ξ) − L(w) (or, with
+ * - parallel (default): every weight at once, the stochastic error descent of Cauwenberghs 1993 (NeurIPS 5,
+ *   "A fast stochastic error-descent algorithm for supervised learning and optimization") and the parallel
+ *   perturbation of Alspector, Meir, Yuhas, Jayakumar & Lippe 1993 (NeurIPS 5), in the form analysed by
+ *   Werfel, Xie & Seung 2005. (Jabri & Flower 1992 perturb one weight at a time and take the finite
+ *   difference as that weight's gradient; ngrad does not implement that serial gradient estimate.) Add ξ ~ N(0, σ²) to every weight and bias, measure ΔL = L(w+ξ) − L(w) (or, with
  *   central, [L(w+ξ) − L(w−ξ)]/2) on the batch, and propose ĝ = (ΔL/σ²)·ξ averaged over `samples`
  *   perturbations, an estimate of ∇L in gradient sign convention. Cost: 1 + samples (central:
  *   1 + 2·samples) forward passes, and the variance grows with the number of parameters.
- * - serial (the lecture's "learning by perturbing weights", a form of evolution): change ONE weight or
+ * - serial: the accept/reject scheme of Hinton's lecture "Can the brain do backpropagation?" (the seed deck's
+ *   slide "Learning by perturbing weights (evolution)"), i.e. random-search hill climbing, a (1+1) evolution
+ *   strategy with a fixed step (Rechenberg 1973): change ONE weight or
  *   bias, chosen uniformly, by ±sigma (sign at random); keep the change only if the batch loss falls.
  *   The rule proposes update = −Δw (zero when the change is rejected), so that with --optimizer sgd
  *   --lr 1 the loop applies exactly the kept change, w ← w + Δw, bit for bit (the perturbed copy is
@@ -59,6 +63,7 @@ export function weightPerturbation(options: RuleOptions = {}): LearningRule<Weig
   };
   return {
     id: 'wp',
+    locality: { weightTransport: false, note: 'no error path: a global scalar (the loss change) times each weight\'s own perturbation' },
     init: () => ({ forwardPasses: 0 }),
     step(ctx, state, batch) {
       const { copy, xi } = scratchFor(ctx.net);
@@ -81,8 +86,8 @@ function stepParallel(
   const perturbed = { spec: net.spec, layers: copy };
   const lossAt = (sign: 1 | -1) => {
     noisy.forEach((p, i) => {
-      p.value.set(w[i].value);
-      be.axpby(sign, noise[i].value, 1, p.value); // w ± ξ
+      p.value.set(noise[i].value);
+      be.axpby(1, w[i].value, sign, p.value); // w ± ξ: each weight's own value, perturbed
     });
     return batchLoss(be, perturbed, batch.x, batch.y, ws);
   };
@@ -107,7 +112,7 @@ function stepSerial(ctx: RuleContext, batch: Batch, sigma: number, copy: DensePa
   const dw = Math.fround(rng.uniform() < 0.5 ? -sigma : sigma);
   let t = 0;
   while (k >= w[t].value.length) k -= w[t++].value.length;
-  trial.forEach((p, i) => p.value.set(w[i].value));
+  trial.forEach((p, i) => be.axpby(1, w[i].value, 0, p.value)); // a copy of the weights, for the trial
   trial[t].value[k] += dw;
   const trialLoss = batchLoss(be, { spec: net.spec, layers: copy }, batch.x, batch.y, ws);
   g.forEach((p) => p.value.fill(0));

@@ -6,6 +6,8 @@ export type TrainEvent =
   | { type: 'epoch'; epoch: number; trainLoss: number; seconds: number; lr: number }
   | { type: 'eval'; epoch: number; split: 'test' | 'validation'; loss: number; error: number | null }
   | { type: 'alignment'; epoch: number; step: number; layers: LayerAlignment[] }
+  /** A new stage begins (1-based), after `epoch` epochs of the run, for `epochs` epochs of `rule`. */
+  | { type: 'stage'; stage: number; rule: string; epoch: number; epochs: number }
   | { type: 'done'; epochs: number; seconds: number };
 
 export type EventSink = (event: TrainEvent) => void;

@@ -5,11 +5,12 @@ import type { DataSplits, Dataset } from '../data/dataset.js';
 import { createWorkspace, paramList, workspaceRows, zerosLike, type Network, type Param, type Workspace } from '../nn/network.js';
 import type { DenseParams } from '../nn/dense.js';
 import type { Transform } from '../optim/transform.js';
-import type { Batch, LearningRule } from '../rules/rule.js';
+import type { Batch, InitInfo, LearningRule } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
+import { checkGroupSettings, resolveGroup, singleStage, type Stage } from './stage.js';
 
 export interface TrainConfig {
   /** Number of passes over the training set. */
@@ -38,7 +39,12 @@ export interface TrainState {
   net: Network;
   ruleState: unknown;
   optimizerState: unknown;
-  /** Completed epochs and applied updates. */
+  /** Optimizer state of each of the rule's trainable groups, by group name (made at the group's first step). */
+  groupStates: Record<string, unknown>;
+  /** The stage being trained (0-based) and the epoch count at which it started. */
+  stage: number;
+  stageStart: number;
+  /** Completed epochs over all stages, and updates applied in the current stage (the optimizers' step count). */
   epoch: number;
   step: number;
   /** Streams for the data order and for the rule's own randomness. */
@@ -67,23 +73,27 @@ export function runStreams(seed: number): RunStreams {
 
 /** The state before the first update. The network is made by the caller from streams.init, so that
  * several rules compared under one seed start from the same forward weights. */
-export function initialState(net: Network, rule: LearningRule, optimizer: Transform, streams: RunStreams): TrainState {
-  const ruleState = rule.init(net, streams.ruleInit);
+export function initialState(net: Network, rule: LearningRule, optimizer: Transform, streams: RunStreams, info: InitInfo): TrainState {
+  const ruleState = rule.init(net, streams.ruleInit, info);
   rule.prepareParams?.(net.layers, ruleState);
   return {
-    net, ruleState, optimizerState: optimizer.init(paramList(net.layers)),
-    epoch: 0, step: 0, orderRng: streams.order.getState(), ruleRng: streams.rule.getState(),
+    net, ruleState, optimizerState: optimizer.init(paramList(net.layers)), groupStates: {},
+    stage: 0, stageStart: 0, epoch: 0, step: 0, orderRng: streams.order.getState(), ruleRng: streams.rule.getState(),
   };
 }
 
 export interface EpochResult { trainLoss: number; seconds: number; lr: number }
 
 /**
- * The one training loop: shuffled mini-batches, the rule proposes, the optimizer transforms, the loop
- * applies params −= lr·update. It is the only code that writes parameters.
+ * The one training loop: shuffled mini-batches, the rule proposes, the optimizers transform, the loop
+ * applies params −= lr·update to the forward parameters and to the rule's trainable groups. It is the only
+ * code that writes parameters. A run is a list of stages (train/stage.ts); the loop moves from one to the
+ * next when a stage's epochs are done.
  */
 export class Trainer {
   private readonly params: Param[];
+  /** Index of the layer each entry of params belongs to. */
+  private readonly paramLayer: number[];
   private readonly grads: DenseParams[];
   private readonly gradList: Float32Array[];
   private readonly ws: Workspace;
@@ -91,37 +101,60 @@ export class Trainer {
   private readonly yBatch: Matrix;
   private readonly labelBatch: Int32Array;
   private readonly orderRng: Rng;
-  private readonly ruleRng: Rng;
+  private ruleRng: Rng;
   private reference: BackpropReference | null = null;
   private sink: EventSink = () => {};
 
   constructor(
     readonly backend: Backend,
-    readonly rule: LearningRule,
-    readonly optimizer: Transform,
+    readonly stages: readonly Stage[],
     readonly data: DataSplits,
-    readonly config: TrainConfig,
     readonly state: TrainState,
   ) {
+    if (!stages.length) throw new Error('a run needs at least one stage');
     const { net } = state;
-    const { x, y } = data.train;
-    if (x.cols !== net.spec.sizes[0] || y.cols !== net.spec.sizes[net.spec.sizes.length - 1]) {
-      throw new Error(
-        `the network ${net.spec.sizes.join('-')} does not fit the data (${x.cols} inputs, ${y.cols} outputs): ` +
-          `use --arch ${x.cols}-…-${y.cols}`,
-      );
+    checkDataFits(net, data);
+    for (const stage of stages) {
+      if (!(stage.train.batchSize >= 1)) throw new Error(`batch size must be at least 1, got ${stage.train.batchSize}`);
+      for (const l of stage.trains ?? []) {
+        if (!Number.isInteger(l) || l < 0 || l >= net.layers.length) {
+          throw new Error(`a stage trains layer ${l + 1}, but the network has layers 1–${net.layers.length}`);
+        }
+      }
     }
-    if (!(config.batchSize >= 1)) throw new Error(`batch size must be at least 1, got ${config.batchSize}`);
-    const rows = Math.min(config.batchSize, x.rows);
+    if (!(state.stage >= 0 && state.stage < stages.length)) {
+      throw new Error(`the saved state is in stage ${state.stage + 1}, but the run has ${stages.length} stage(s)`);
+    }
+    const rows = Math.min(Math.max(...stages.map((s) => s.train.batchSize)), data.train.x.rows);
     this.params = paramList(net.layers);
+    this.paramLayer = net.layers.flatMap((_, l) => [l, l]);
     this.grads = zerosLike(net.layers);
     this.gradList = paramList(this.grads).map((p) => p.value);
     this.ws = createWorkspace(net.spec, rows);
-    this.xBatch = matrix(rows, x.cols);
-    this.yBatch = matrix(rows, y.cols);
+    this.xBatch = matrix(rows, data.train.x.cols);
+    this.yBatch = matrix(rows, data.train.y.cols);
     this.labelBatch = new Int32Array(rows);
     this.orderRng = Rng.fromState(state.orderRng);
     this.ruleRng = Rng.fromState(state.ruleRng);
+    checkGroupSettings(this.stage, this.rule.groups?.(state.ruleState) ?? []);
+  }
+
+  /** The stage being trained. */
+  get stage(): Stage {
+    return this.stages[this.state.stage];
+  }
+
+  get rule(): LearningRule {
+    return this.stage.rule;
+  }
+
+  get config(): TrainConfig {
+    return this.stage.train;
+  }
+
+  /** Epochs done in the current stage. */
+  get stageEpoch(): number {
+    return this.state.epoch - this.state.stageStart;
   }
 
   /** Trains one epoch; returns its mean training loss and its time (evaluation excluded). */
@@ -132,13 +165,13 @@ export class Trainer {
     const order = this.orderRng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
     this.state.orderRng = this.orderRng.getState();
     const batches = Math.ceil(n / batchSize);
-    const epoch = this.state.epoch;
+    const epoch = this.state.epoch, stageEpoch = this.stageEpoch;
     this.sink = onEvent;
     const started = performance.now();
     let lossSum = 0, lr = this.config.lr;
     for (let b = 0; b < batches; b++) {
       const indices = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
-      lr = learningRate(this.config.lr, this.config.schedule, epoch + b / batches);
+      lr = learningRate(this.config.lr, this.config.schedule, stageEpoch + b / batches);
       const loss = this.trainBatch(this.gatherBatch(train, indices), lr);
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(epoch + 1, b + 1, loss);
       lossSum += loss * indices.length;
@@ -152,28 +185,43 @@ export class Trainer {
     return { trainLoss, seconds, lr };
   }
 
-  /** One update from one batch: rule step, optimizer transforms, params −= lr·update. */
+  /** One update from one batch: rule step, optimizers transform, params −= lr·update (forward parameters of
+   * the layers the stage trains, and the rule's trainable groups). */
   trainBatch(batch: Batch, lr: number): number {
-    const { backend: be, state } = this;
+    const { backend: be, state, rule } = this;
     const ws = workspaceRows(this.ws, batch.x.rows);
     const ctx = { backend: be, net: state.net, ws, rng: this.ruleRng, grads: this.grads };
     const align = this.config.alignEvery > 0 && (state.step + 1) % this.config.alignEvery === 0;
     // The reference runs first, at the parameters and batch the rule is about to see.
     const reference = align ? this.backpropReference().compute(be, batch) : null;
-    const result = this.rule.step(ctx, state.ruleState, batch);
+    const result = rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
     if (reference) {
-      const feedback = this.rule.feedbackMatrices?.(state.ruleState);
+      // Before any update is applied: the feedback matrices are the ones the step used.
+      const feedback = rule.feedbackMatrices?.(state.ruleState);
       const layers = compareWithBackprop(state.net, result, reference, feedback);
       this.sink({ type: 'alignment', epoch: state.epoch + 1, step: state.step + 1, layers });
     }
     if (!Number.isFinite(result.loss)) return result.loss;
     const direction = result.grads === this.grads ? this.gradList : paramList(result.grads).map((p) => p.value);
     state.step++;
-    state.optimizerState = this.optimizer.update(direction, state.optimizerState, this.params, { backend: be, step: state.step });
-    this.params.forEach((p, i) => be.axpby(-lr, direction[i], 1, p.value));
-    if (this.rule.afterApply) {
-      state.ruleState = this.rule.afterApply(ctx, state.ruleState, { direction: result.grads, lr });
+    const info = { backend: be, step: state.step };
+    state.optimizerState = this.stage.optimizer.update(direction, state.optimizerState, this.params, info);
+    const trains = this.stage.trains;
+    this.params.forEach((p, i) => {
+      if (!trains || trains.includes(this.paramLayer[i])) be.axpby(-lr, direction[i], 1, p.value);
+    });
+    for (const declared of rule.groups?.(state.ruleState) ?? []) {
+      const updates = result.groupGrads?.[declared.name];
+      if (!updates) continue;
+      const { group, optimizer, fixedLr } = resolveGroup(declared, this.stage);
+      if (updates.length !== group.params.length) {
+        throw new Error(`rule '${rule.id}' proposed ${updates.length} updates for group '${group.name}' of ${group.params.length} tensors`);
+      }
+      const before = state.groupStates[group.name] ?? optimizer.init(group.params);
+      state.groupStates[group.name] = optimizer.update(updates as Float32Array[], before, group.params, info);
+      const rate = fixedLr ?? lr;
+      group.params.forEach((p, i) => be.axpby(-rate, updates[i], 1, p.value));
     }
     // NOTE: kept in step with every update, so `state` is a consistent snapshot between any two batches.
     state.ruleRng = this.ruleRng.getState();
@@ -189,16 +237,49 @@ export class Trainer {
     return evaluate(this.backend, this.state.net, ds);
   }
 
-  /** Trains until `config.epochs` epochs are complete, evaluating as configured. */
-  run(onEvent: EventSink = () => {}): void {
+  /** True when every stage's epochs are done. */
+  get finished(): boolean {
+    return this.state.stage === this.stages.length - 1 && this.stageEpoch >= this.config.epochs;
+  }
+
+  /**
+   * Trains until every stage's epochs are complete, evaluating as configured. `onEpochEnd` runs after each
+   * epoch's events (epoch, evaluations): the moment the state is a whole epoch, for checkpoints.
+   */
+  run(onEvent: EventSink = () => {}, onEpochEnd: (state: TrainState) => void = () => {}): void {
     const started = performance.now();
-    const { epochs, evalEvery } = this.config;
-    while (this.state.epoch < epochs) {
+    for (;;) {
+      if (this.stageEpoch >= this.config.epochs) {
+        if (this.state.stage + 1 >= this.stages.length) break;
+        this.beginStage(this.state.stage + 1, onEvent);
+        continue;
+      }
       this.trainEpoch(onEvent);
-      const e = this.state.epoch;
+      const e = this.stageEpoch, { epochs, evalEvery } = this.config;
       if ((evalEvery > 0 && e % evalEvery === 0) || e === epochs) this.evaluateAll(onEvent);
+      onEpochEnd(this.state);
     }
     onEvent({ type: 'done', epochs: this.state.epoch, seconds: (performance.now() - started) / 1000 });
+  }
+
+  /** Moves to stage s: a fresh rule state and optimizer state on the current parameters. Its randomness
+   * continues the rule's stream, so a run resumed at a stage boundary takes the same path. */
+  private beginStage(s: number, onEvent: EventSink): void {
+    const { state } = this;
+    const stream = Rng.fromState(state.ruleRng);
+    const initRng = stream.split();
+    state.stage = s;
+    state.stageStart = state.epoch;
+    state.step = 0;
+    const { rule, optimizer } = this.stage;
+    state.ruleState = rule.init(state.net, initRng, { trainExamples: this.data.train.x.rows });
+    rule.prepareParams?.(state.net.layers, state.ruleState);
+    state.optimizerState = optimizer.init(this.params);
+    state.groupStates = {};
+    state.ruleRng = stream.getState();
+    this.ruleRng = stream;
+    checkGroupSettings(this.stage, rule.groups?.(state.ruleState) ?? []);
+    onEvent({ type: 'stage', stage: s + 1, rule: rule.id, epoch: state.epoch, epochs: this.config.epochs });
   }
 
   private evaluateAll(onEvent: EventSink): void {
@@ -217,6 +298,29 @@ export class Trainer {
       labels = this.labelBatch.subarray(0, rows);
       for (let i = 0; i < rows; i++) labels[i] = ds.labels[indices[i]];
     }
-    return { x, y, labels };
+    return { x, y, labels, indices };
   }
+}
+
+/** A trainer for a single-stage run (the common case). */
+export function singleStageTrainer(
+  backend: Backend, rule: LearningRule, optimizer: Transform, data: DataSplits, config: TrainConfig, state: TrainState,
+): Trainer {
+  return new Trainer(backend, singleStage(rule, optimizer, config), data, state);
+}
+
+/** Refuses data whose inputs or outputs do not fit the network, on every split, before any training. */
+export function checkDataFits(net: Network, data: DataSplits): void {
+  const sizes = net.spec.sizes, inputs = sizes[0], outputs = sizes[sizes.length - 1];
+  const splits: [string, Dataset | undefined][] = [['training', data.train], ['validation', data.validation], ['test', data.test]];
+  for (const [name, ds] of splits) {
+    if (!ds) continue;
+    if (ds.x.cols !== inputs || ds.y.cols !== outputs) {
+      throw new Error(
+        `the network ${sizes.join('-')} does not fit the ${name} data (${ds.x.cols} inputs, ${ds.y.cols} outputs): ` +
+          (name === 'training' ? `use --arch ${ds.x.cols}-…-${ds.y.cols}` : 'its examples must have the shape of the training examples'),
+      );
+    }
+  }
+  if (data.train.x.rows === 0) throw new Error('the training set is empty: give a data set with at least one training example');
 }

@@ -1,0 +1,39 @@
+import type { Backend } from '../tensor/backend.js';
+import type { Matrix } from '../tensor/matrix.js';
+import { createWorkspace, forward, workspaceRows, type Network, type Workspace } from './network.js';
+
+/**
+ * How a network turns inputs into outputs. Evaluation, the lab and the diagnostics ask the model, never
+ * a hard-wired forward pass: a feed-forward net computes its output in one pass; a settling network will
+ * predict from its free-phase fixed point, a spiking network from spike counts over T time steps.
+ */
+export interface Model {
+  readonly kind: string;
+  /** Buffers for predicting batches of up to `capacity` rows (made once, reused). */
+  createPredictor(net: Network, capacity: number): Predictor;
+}
+
+/** Predicts with the parameters it is given; holds the buffers, not the parameters. */
+export interface Predictor {
+  readonly capacity: number;
+  /** The network's output for x [rows ≤ capacity, inputs]; a view into the predictor's buffers, valid until
+   * the next call. The loss is computed on it. */
+  predict(be: Backend, net: Network, x: Matrix): Matrix;
+}
+
+/** The feed-forward model: h_l = f_l(W_l h_{l−1} + b_l), the output is h_L. */
+export const feedForwardModel: Model = {
+  kind: 'feedforward',
+  createPredictor(net, capacity) {
+    const ws: Workspace = createWorkspace(net.spec, capacity);
+    return { capacity, predict: (be, params, x) => forward(be, params, x, workspaceRows(ws, x.rows)) };
+  },
+};
+
+/** Every model kind by name; a spec's `model` field picks one (feed-forward when absent). */
+export const MODELS = { feedforward: feedForwardModel } satisfies Record<string, Model>;
+export type ModelKind = keyof typeof MODELS;
+
+export function modelFor(net: Network): Model {
+  return MODELS[net.spec.model ?? 'feedforward'];
+}
