@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../node/files.js';
 import { runsFigure, type RunCurves } from '../node/plot.js';
 import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
-import type { RuleOptions } from '../src/rules/rule.js';
 import { trainWithFiles, type RunSummary } from './run-files.js';
+import { prepareRunFolder } from './run-folder.js';
 import { dataLabel, dataSource, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
-import { parseTrainArgs, runFolder, TRAIN_USAGE } from './train-options.js';
+import { parseTrainArgs, runFolder, splitRuleOptions, TRAIN_USAGE } from './train-options.js';
 import { UsageError } from './usage-error.js';
 
 export const COMPARE_DEFAULTS = {
@@ -26,12 +26,16 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const inv = parseTrainArgs([
     '--arch', COMPARE_DEFAULTS.arch, '--epochs', COMPARE_DEFAULTS.epochs, '--align-every', COMPARE_DEFAULTS.alignEvery, ...rest,
   ]);
-  const optionsByRule = splitRuleOptions(inv.run.ruleOptions, rules);
+  if (inv.run.stages) throw new UsageError('compare trains one stage per rule: --stage is for ngrad train');
+  const optionsByRule = splitRuleOptions(inv.run.ruleOptions, rules, 'in compare');
+  const out = runFolder(inv, 'compare');
+  prepareRunFolder(out, inv.force ? 'force' : 'new');
+  for (const rule of rules) prepareRunFolder(join(out, rule), inv.force ? 'force' : 'new', `--out ${out}: the folder for ${rule},`);
   const { backend, note } = openBackend(inv.backend, inv.threads);
   if (note && !inv.quiet) process.stderr.write(`${note}\n`);
   const data = loadData(inv);
   const base = fitRunToData(inv.run, inv.lossGiven, data);
-  const out = runFolder(inv, 'compare');
+  const source = dataSource(inv, data);
   const summaries: RunSummary[] = [];
   const curves: RunCurves[] = [];
   const trainers = rules.map((rule) => {
@@ -39,7 +43,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
     return { rule, run, trainer: trainerFor(run, backend, data) }; // every configuration checked before any training
   });
   for (const { rule, run, trainer } of trainers) {
-    const { summary, events } = trainWithFiles(trainer, run, { data: dataLabel(inv), source: dataSource(inv), out: join(out, rule), quiet: inv.quiet }, backend);
+    const saved = { run, data: dataLabel(inv), source, backend: backend.name };
+    const { summary, events } = trainWithFiles(trainer, saved, { out: join(out, rule), quiet: inv.quiet }, backend);
     summaries.push(summary);
     curves.push({ label: rule, events });
   }
@@ -65,19 +70,9 @@ function takeRules(argv: string[]): { rules: RuleId[]; rest: string[] } {
   const rules = text.split(',').filter(Boolean);
   for (const r of rules) if (!isRuleId(r)) throw new UsageError(`unknown rule '${r}' in --rules (choose from ${RULE_IDS.join(', ')})`);
   if (!rules.length) throw new UsageError('--rules needs at least one rule id');
+  const twice = rules.find((r, i) => rules.indexOf(r) !== i);
+  if (twice) throw new UsageError(`--rules lists ${twice} twice: each rule runs once (its runs would share one folder)`);
   return { rules: rules as RuleId[], rest };
-}
-
-/** 'fa.sparsity' → option sparsity of fa; a key without a rule prefix is an error here. */
-function splitRuleOptions(options: RuleOptions, rules: readonly RuleId[]): Record<string, RuleOptions> {
-  const byRule: Record<string, Record<string, number | boolean | string>> = Object.fromEntries(rules.map((r) => [r, {}]));
-  for (const [key, value] of Object.entries(options)) {
-    const dot = key.indexOf('.');
-    const rule = key.slice(0, dot), name = key.slice(dot + 1);
-    if (dot <= 0 || !byRule[rule]) throw new UsageError(`--rule-opt ${key}: in compare, name the rule: RULE.KEY=VALUE with RULE one of ${rules.join(', ')}`);
-    byRule[rule][name] = value;
-  }
-  return byRule;
 }
 
 function formatTable(summaries: readonly RunSummary[], title: string, out: string): string {

@@ -3,10 +3,11 @@ import { parseActivation } from '../src/nn/activations.js';
 import { parseInit, type InitSpec } from '../src/nn/init.js';
 import { LOSS_KINDS, type LossKind } from '../src/nn/losses.js';
 import { parseArch } from '../src/nn/network.js';
-import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerName } from '../src/optim/optimizer.js';
-import { isRuleId, RULE_IDS } from '../src/rules/registry.js';
+import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from '../src/optim/optimizer.js';
+import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
 import type { RuleOptions } from '../src/rules/rule.js';
-import type { RunConfig } from '../src/train/run.js';
+import type { RunConfig, StageConfig } from '../src/train/run.js';
+import type { GroupSettings } from '../src/train/stage.js';
 import { parseSchedule } from '../src/train/schedule.js';
 import { DEFAULT_TRAIN } from '../src/train/trainer.js';
 import { UsageError } from './usage-error.js';
@@ -35,9 +36,19 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --seed N             the one seed of every random choice                        [1]
   --backend NAME       native, wasm or js (or env NGRAD_BACKEND)                  [native if built]
   --threads N          BLAS threads of the native backend                         [2]
+  --stage R:E[:L]      a stage of a multi-stage run: rule R for E epochs, training only layers
+                       L (e.g. 3 or 1-2; default all); repeatable, in order; --rule-opt then
+                       takes R.KEY=VALUE, and --epochs is ignored
+  --group-opt G.K=V    a setting of the rule's trainable group G (e.g. feedback.lr=0.01,
+                       feedback.optimizer=sgd, feedback.momentum=0.5); repeatable
   --out DIR            output folder for metrics.jsonl, summary.json, checkpoint  [runs/RULE-DATA-sSEED]
+                       (must be empty or new)
+  --force              reuse a non-empty --out folder, replacing the run in it
+  --resume DIR         continue the run in DIR from its last checkpoint (takes only --backend,
+                       --threads, --quiet and --json; the saved backend by default)
   --json               print the summary as JSON on the last line of stdout
-  --quiet              no progress output`;
+  --quiet              no progress output
+Numbers are decimal (1, 0.5, 1e-3); whole numbers have no fraction or exponent.`;
 
 export interface TrainInvocation {
   run: RunConfig;
@@ -52,6 +63,8 @@ export interface TrainInvocation {
   threads?: number;
   /** Output folder if given; see runFolder for the default. */
   out?: string;
+  /** Replace the run in a non-empty output folder. */
+  force: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -80,7 +93,10 @@ const OPTIONS = {
   seed: { type: 'string', default: '1' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  stage: { type: 'string', multiple: true, default: [] as string[] },
+  'group-opt': { type: 'string', multiple: true, default: [] as string[] },
   out: { type: 'string' },
+  force: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
@@ -88,7 +104,7 @@ const OPTIONS = {
 export function parseTrainArgs(argv: string[]): TrainInvocation {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinNegativeNumbers(argv, OPTIONS), options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }
@@ -110,10 +126,21 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
   }
   const epochs = parseWholeNumber('--epochs', values.epochs, 1);
   const seed = parseWholeNumber('--seed', values.seed, 0, 2 ** 31 - 1); // the generator takes a 32-bit seed
+  const ruleOptions = parseRuleOptions(values['rule-opt']);
+  const stages = values.stage.length ? parseStages(values.stage, ruleOptions) : undefined;
+  const optimizer: OptimizerConfig = {
+    ...DEFAULT_OPTIMIZER,
+    name: values.optimizer as OptimizerName,
+    momentum: real('--momentum', values.momentum, 0, 1),
+    weightDecay: real('--weight-decay', values['weight-decay'], 0),
+  };
+  const groups = parseGroupOptions(values['group-opt'], optimizer);
   return {
     run: {
-      rule: values.rule,
-      ruleOptions: parseRuleOptions(values['rule-opt']),
+      rule: stages ? stages[stages.length - 1].rule : values.rule,
+      ruleOptions: stages ? stages[stages.length - 1].ruleOptions : ruleOptions,
+      ...(stages ? { stages } : {}),
+      ...(Object.keys(groups).length ? { groups } : {}),
       spec: {
         sizes: guard(() => parseArch(values.arch)),
         hidden,
@@ -122,12 +149,7 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
         loss: (values.loss as LossKind | undefined) ?? 'softmax_xent',
         init,
       },
-      optimizer: {
-        ...DEFAULT_OPTIMIZER,
-        name: values.optimizer as OptimizerName,
-        momentum: real('--momentum', values.momentum, 0),
-        weightDecay: real('--weight-decay', values['weight-decay'], 0),
-      },
+      optimizer,
       train: {
         ...DEFAULT_TRAIN,
         epochs,
@@ -147,6 +169,7 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
     backend: values.backend,
     threads: values.threads === undefined ? undefined : parseWholeNumber('--threads', values.threads, 1),
     out: values.out,
+    force: values.force,
     json: values.json,
     quiet: values.quiet,
   };
@@ -157,30 +180,117 @@ export function runFolder(inv: TrainInvocation, name: string): string {
   return inv.out ?? `runs/${name}-${inv.dataDir ? 'data-dir' : inv.data}-s${inv.run.seed}`;
 }
 
+/** The one number syntax of every flag and option: decimal, optional sign, fraction and exponent. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const WHOLE = /^[+-]?\d+$/;
+
+/** A decimal number's value, or null for text that is not one (hex, '', 'Infinity', '1_000'…). */
+export function decimalValue(text: string): number | null {
+  if (!DECIMAL.test(text)) return null;
+  const x = Number(text);
+  return Number.isFinite(x) ? x : null;
+}
+
 /** A whole number in [min, max] from a flag's text, or a UsageError naming the flag. */
 export function parseWholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!/^-?\d+$/.test(text) || n < min || n > max) {
+  if (!WHOLE.test(text) || n < min || n > max) {
     throw new UsageError(`${flag} needs a whole number from ${min} to ${max}, got '${text}'`);
   }
   return n;
 }
 
-
-function real(flag: string, text: string, min: number): number {
-  const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`${flag} needs a number ≥ ${min}, got '${text}'`);
+/** A decimal number in [min, max) (max excluded when given), or a UsageError naming the flag. */
+export function real(flag: string, text: string, min: number, max?: number): number {
+  const x = decimalValue(text);
+  if (x === null || x < min || (max !== undefined && x >= max)) {
+    throw new UsageError(`${flag} needs a number ≥ ${min}${max === undefined ? '' : ` and < ${max}`}, got '${text}'`);
+  }
   return x;
 }
 
-/** 'k=v' pairs; values that read as numbers or booleans become those. */
-function parseRuleOptions(pairs: string[]): RuleOptions {
-  const options: Record<string, number | boolean | string> = {};
+/**
+ * parseArgs reads '--lr -1' as two options ("argument is ambiguous"). A value that is a negative decimal
+ * number is joined to its flag ('--lr=-1'), so that the flag's own check can say what it needs.
+ */
+export function joinNegativeNumbers(argv: readonly string[], options: ParseArgsConfig['options']): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    const next = argv[i + 1];
+    if (name && options?.[name]?.type === 'string' && next !== undefined && next.startsWith('-') && DECIMAL.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+/** Option names are plain identifiers, optionally prefixed by a rule or group id: 'sparsity', 'fa.sparsity'. */
+const OPTION_NAME = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)?$/;
+
+/** 'k=v' pairs; values in the decimal syntax become numbers, 'true'/'false' booleans, the rest strings. */
+export function parseRuleOptions(pairs: string[], flag = '--rule-opt'): RuleOptions {
+  const options: Record<string, number | boolean | string> = Object.create(null);
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--rule-opt needs KEY=VALUE, got '${pair}'`);
+    if (eq <= 0) throw new UsageError(`${flag} needs KEY=VALUE, got '${pair}'`);
     const key = pair.slice(0, eq), text = pair.slice(eq + 1);
-    options[key] = text === 'true' ? true : text === 'false' ? false : text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+    if (!OPTION_NAME.test(key)) throw new UsageError(`${flag} ${pair}: option names are letters and digits (e.g. sparsity=0.5, fa.sparsity=0.5)`);
+    if (key in options) throw new UsageError(`${flag} ${key} is given twice`);
+    options[key] = text === 'true' ? true : text === 'false' ? false : decimalValue(text) ?? text;
   }
-  return options;
+  return { ...options };
+}
+
+/** 'fa.sparsity' → option sparsity of fa; a key without a rule prefix is an error where rules are several. */
+export function splitRuleOptions(options: RuleOptions, rules: readonly RuleId[], where: string): Record<string, RuleOptions> {
+  const byRule: Record<string, Record<string, number | boolean | string>> = Object.fromEntries(rules.map((r) => [r, {}]));
+  for (const [key, value] of Object.entries(options)) {
+    const dot = key.indexOf('.');
+    const rule = key.slice(0, dot), name = key.slice(dot + 1);
+    if (dot <= 0 || !Object.prototype.hasOwnProperty.call(byRule, rule)) {
+      throw new UsageError(`--rule-opt ${key}: ${where}, name the rule: RULE.KEY=VALUE with RULE one of ${rules.join(', ')}`);
+    }
+    byRule[rule][name] = value;
+  }
+  return byRule;
+}
+
+/** --stage RULE:EPOCHS[:LAYERS], LAYERS as '3', '1-2' or '1,3'. */
+function parseStages(texts: string[], ruleOptions: RuleOptions): StageConfig[] {
+  const stages = texts.map((text) => {
+    const m = /^([a-z]+):(\d+)(?::(\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*))?$/.exec(text);
+    if (!m) throw new UsageError(`--stage needs RULE:EPOCHS[:LAYERS], e.g. bp:5 or delta:2:3 or fa:3:1-2, got '${text}'`);
+    if (!isRuleId(m[1])) throw new UsageError(`--stage ${text}: unknown rule '${m[1]}' (choose ${RULE_IDS.join(', ')})`);
+    const epochs = parseWholeNumber(`--stage ${text}: epochs`, m[2], 1);
+    const trains = m[3]?.split(',').flatMap((part) => {
+      const [a, b = a] = part.split('-').map(Number);
+      if (!(a >= 1 && b >= a)) throw new UsageError(`--stage ${text}: layers are 1-based ranges such as 2 or 1-3`);
+      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+    return { rule: m[1], ruleOptions: {}, epochs, ...(trains ? { trains } : {}) } as StageConfig;
+  });
+  const byRule = splitRuleOptions(ruleOptions, [...new Set(stages.map((s) => s.rule))], 'with --stage');
+  return stages.map((s) => ({ ...s, ruleOptions: byRule[s.rule] }));
+}
+
+/** --group-opt GROUP.KEY=VALUE with KEY one of lr, optimizer, momentum, weightDecay. */
+function parseGroupOptions(pairs: string[], runOptimizer: OptimizerConfig): Record<string, GroupSettings> {
+  const groups: Record<string, GroupSettings> = {};
+  for (const [key, value] of Object.entries(parseRuleOptions(pairs, '--group-opt'))) {
+    const [group, name] = key.split('.');
+    if (!name) throw new UsageError(`--group-opt ${key}: give GROUP.KEY=VALUE, e.g. feedback.lr=0.01`);
+    const settings = (groups[group] ??= {});
+    const optimizer = () => (settings.optimizer ??= { ...runOptimizer });
+    const number = (min: number, max?: number) => real(`--group-opt ${key}`, String(value), min, max);
+    if (name === 'lr') settings.lr = number(0);
+    else if (name === 'momentum') optimizer().momentum = number(0, 1);
+    else if (name === 'weightDecay') optimizer().weightDecay = number(0);
+    else if (name === 'optimizer') {
+      if (!OPTIMIZER_NAMES.includes(value as OptimizerName)) throw new UsageError(`--group-opt ${key}: choose ${OPTIMIZER_NAMES.join(', ')}`);
+      optimizer().name = value as OptimizerName;
+    } else throw new UsageError(`--group-opt ${key}: a group has lr, optimizer, momentum and weightDecay`);
+  }
+  return groups;
 }

@@ -86,7 +86,7 @@ test('compare trains each rule under one protocol and writes a table, a figure a
 test('compare and plot: bad arguments exit 2 with a clear message', () => {
   expectUsageError(['compare', '--rules', 'bp,nope'], /unknown rule 'nope' in --rules/);
   expectUsageError(['compare', '--rules', 'bp,fa', '--rule-opt', 'sparsity=0.5'], /--rule-opt sparsity: in compare, name the rule: RULE\.KEY=VALUE/);
-  expectUsageError(['train', '--rule', 'fa', '--rule-opt', 'sparsityy=0.5', '--data', 'xor', '--arch', '2-3-2'], /rule 'fa' has no option 'sparsityy' \(it has: dist, scale, sparsity\)/);
+  expectUsageError(['train', '--rule', 'fa', '--rule-opt', 'sparsityy=0.5', '--data', 'xor', '--arch', '2-3-2'], /rule 'fa' has no option 'sparsityy' \(it has: dist, scale, sparsity, independentMasks\)/);
   expectUsageError(['plot'], /plot needs at least one run folder/);
   expectUsageError(['plot', '/nonexistent-run'], /metrics\.jsonl not found/);
 });

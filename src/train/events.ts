@@ -14,8 +14,9 @@ export type EventSink = (event: TrainEvent) => void;
 
 /** Thrown when the loss stops being a finite number; names where it happened. */
 export class TrainingDivergedError extends Error {
-  constructor(readonly epoch: number, readonly batch: number, readonly loss: number) {
-    super(`training diverged at epoch ${epoch}, batch ${batch}: loss is ${loss}; lower the learning rate (--lr) or check the data`);
+  /** batch null: found outside training (an evaluation); `message` then says where. */
+  constructor(readonly epoch: number, readonly batch: number | null, readonly loss: number, message?: string) {
+    super(message ?? `training diverged at epoch ${epoch}, batch ${batch}: loss is ${loss}; lower the learning rate (--lr) or check the data`);
     this.name = 'TrainingDivergedError';
   }
 }

@@ -284,8 +284,16 @@ export class Trainer {
 
   private evaluateAll(onEvent: EventSink): void {
     const epoch = this.state.epoch;
-    if (this.data.validation) onEvent({ type: 'eval', epoch, split: 'validation', ...this.evaluate(this.data.validation) });
-    onEvent({ type: 'eval', epoch, split: 'test', ...this.evaluate(this.data.test) });
+    const splits = [['validation', this.data.validation], ['test', this.data.test]] as const;
+    for (const [split, ds] of splits) {
+      if (!ds) continue;
+      const result = this.evaluate(ds);
+      // A finite training loss can still leave weights that overflow on other data: that is divergence too.
+      if (!Number.isFinite(result.loss)) {
+        throw new TrainingDivergedError(epoch, null, result.loss, `training diverged by the end of epoch ${epoch}: the ${split} loss is ${result.loss}; lower the learning rate (--lr)`);
+      }
+      onEvent({ type: 'eval', epoch, split, ...result });
+    }
   }
 
   private gatherBatch(ds: Dataset, indices: Int32Array): Batch {
