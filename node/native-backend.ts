@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { ACTIVATION_CODES, checkGemmShapes, type Backend } from '../src/tensor/backend.js';
+import { ACTIVATION_CODES, checkBernoulli, checkClip, checkGemmShapes, checkSign, type Backend } from '../src/tensor/backend.js';
 import type { Matrix } from '../src/tensor/matrix.js';
 import { findPackageFile } from './package-files.js';
 
@@ -16,14 +16,17 @@ interface NativeAddon {
   sumRows(m: Float32Array, rows: number, cols: number, alpha: number, beta: number, out: Float32Array): void;
   axpby(alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
   adam(g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, c1: number, c2: number, eps: number): void;
+  clip(x: Float32Array, lo: number, hi: number, out: Float32Array): void;
+  sign(x: Float32Array, scale: number, out: Float32Array): void;
+  bernoulli(p: Float32Array, u: Float32Array, out: Float32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   blasInfo(): string;
 }
 
 const ADDON_FUNCTIONS = [
-  'gemm', 'activate', 'activateBackward', 'addRowVector', 'sumRows', 'axpby', 'adam', 'setThreads', 'getThreads',
-  'blasInfo',
+  'gemm', 'activate', 'activateBackward', 'addRowVector', 'sumRows', 'axpby', 'adam', 'clip', 'sign', 'bernoulli',
+  'setThreads', 'getThreads', 'blasInfo',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** The native backend plus what only it can tell: which OpenBLAS build and CPU kernel it runs. */
@@ -125,6 +128,18 @@ export function loadNativeBackend(): NativeBackend {
     },
     adam(g, m, v, b1, b2, c1, c2, eps) {
       native.adam(g, m, v, b1, b2, c1, c2, eps);
+    },
+    clip(x, lo, hi, out) {
+      checkClip(x, lo, hi, out);
+      native.clip(x, lo, hi, out);
+    },
+    sign(x, scale, out) {
+      checkSign(x, out);
+      native.sign(x, scale, out);
+    },
+    bernoulli(p, u, out) {
+      checkBernoulli(p, u, out);
+      native.bernoulli(p, u, out);
     },
     setThreads(n: number) {
       if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: need a positive integer, got ${n}`);

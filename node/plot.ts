@@ -1,11 +1,58 @@
+import { readFileSync } from 'node:fs';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { DataError } from '../src/data/errors.js';
 import type { TrainEvent } from '../src/train/events.js';
 
 /** One run's events under a label (usually the rule id). */
 export interface RunCurves {
   label: string;
   events: readonly TrainEvent[];
+}
+
+/** A run's metrics.jsonl read back; `cutLine` is the 1-based number of a last line that was dropped. */
+export interface MetricsFile {
+  events: TrainEvent[];
+  cutLine: number | null;
+}
+
+/**
+ * Reads a metrics.jsonl as training appends it: one event a line. A last line that is not complete JSON is
+ * what a crash in the middle of writing leaves, so it is dropped and reported in `cutLine`; a bad line
+ * anywhere before it is damage, and a DataError names the file and the line.
+ */
+export function readMetrics(path: string): MetricsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DataError(`cannot read ${path} (${code}): give a run folder whose metrics.jsonl is a readable file`);
+  }
+  const lines = text.split('\n');
+  let last = lines.length - 1;
+  while (last >= 0 && lines[last].trim() === '') last--;
+  const events: TrainEvent[] = [];
+  let cutLine: number | null = null;
+  for (let i = 0; i <= last; i++) {
+    if (lines[i].trim() === '') continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(lines[i]);
+    } catch {
+      if (i === last) {
+        cutLine = i + 1;
+        break;
+      }
+      throw new DataError(`${path} line ${i + 1} is not valid JSON: the file is damaged; delete that line or train the run again`);
+    }
+    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
+      throw new DataError(`${path} line ${i + 1} is not a training event (an object with a "type"): is this a metrics.jsonl written by ngrad?`);
+    }
+    events.push(event as TrainEvent);
+  }
+  if (!events.length) throw new DataError(`${path} holds no events${cutLine ? ' (only a cut-off line)' : ''}: the run wrote nothing yet; plot it once it has trained an epoch`);
+  return { events, cutLine };
 }
 
 /**

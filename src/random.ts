@@ -55,6 +55,16 @@ export class Rng {
     return out;
   }
 
+  /** Uniforms in [0, 1) that float32 holds exactly, k·2⁻²⁴ for k uniform in {0, …, 2²⁴ − 1}, one generator
+   * step per value: the u of a Bernoulli draw u < p, so that P(u < p) = ⌈2²⁴·p⌉ / 2²⁴ for p in [0, 1] (exact
+   * at 0, ½ and 1). NOTE: fillUniform(out, 0, 1) rounds 53-bit uniforms to float32, which gives exactly 1
+   * with probability 2⁻²⁵ and would switch off a unit with p = 1. The 24 bits are the top ones of the
+   * generator's 32-bit output: xoroshiro128+'s lowest bits are its weakest. */
+  fillUniformFloat32(out: Float32Array): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = (this.gen.next() >>> 8) / 16777216;
+    return out;
+  }
+
   fillNormal(out: Float32Array, mean: number, std: number): Float32Array {
     for (let i = 0; i < out.length; i += 2) {
       const r = Math.sqrt(-2 * Math.log(1 - this.uniform()));

@@ -1,6 +1,7 @@
 // Every backend against the js reference (tier 2 of the testing plan): GEMM on odd shapes with all
-// transposes, subarray views, each activation forward and backward, the small kernels, threads, and the
-// errors a wrong call must raise. Also how createBackend chooses and what it says when native or wasm is
+// transposes, subarray views, each activation forward and backward, the small kernels, the exact
+// compare-and-select kernels (hard sigmoid, clip, sign, bernoulli) bit for bit, seeded Bernoulli
+// sampling, threads, and the errors a wrong call must raise. Also how createBackend chooses and what it says when native or wasm is
 // missing. (Tests only the wasm backend has are in wasm-backend.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { ACTIVATION_KINDS, type Backend } from '../src/tensor/backend.js';
 import { activateJs, createJsBackend } from '../src/tensor/js-backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
 import { Rng } from '../src/random.js';
+import { sampleBernoulli } from '../src/tensor/sampling.js';
 import { BACKEND_NAMES, createBackend } from '../node/backends.js';
 import { loadNativeBackend, type NativeBackend } from '../node/native-backend.js';
 import { loadWasmBackend } from '../node/wasm-loader.js';
@@ -69,6 +71,60 @@ function assertClose(got: Float32Array, want: Float32Array, rtol: number, atol: 
     }
   }
 }
+
+/** Bit-for-bit equality, except that any NaN matches any NaN (JavaScript does not promise NaN payloads). */
+function assertSameBits(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: lengths differ`);
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length), w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (g[i] !== w[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+      assert.fail(`${what}: element ${i} is ${Object.is(got[i], -0) ? '-0' : got[i]}, expected ${Object.is(want[i], -0) ? '-0' : want[i]}`);
+    }
+  }
+}
+
+/** Lengths for the element-wise kernels: empty, every 4-lane SIMD tail, and past several vector widths. */
+const ODD_LENGTHS = [0, 1, 2, 3, 5, 7, 9, 17, 33, 1001];
+
+const ULP_BELOW_1 = 1 - 2 ** -24, ULP_ABOVE_1 = 1 + 2 ** -23;
+/** The values where compare-and-select kernels go wrong: signed zeros, the hard sigmoid's kinks and their
+ * neighbours, infinities, NaN, subnormals. */
+const EDGES = [0, -0, 1, -1, ULP_BELOW_1, ULP_ABOVE_1, 2 ** -149, -(2 ** -149), 1e-40, 0.5, Infinity, -Infinity, NaN, -NaN];
+
+/** n values: random in [low, high] with EDGES spread through, so that some land in the SIMD tails. */
+function withEdges(n: number, low = -2, high = 3): Float32Array {
+  const x = random(n, low, high);
+  for (let i = 0; i < n; i++) if (rng.uniform() < 0.2) x[i] = EDGES[rng.int(EDGES.length)];
+  return x;
+}
+
+/**
+ * An element-wise kernel x → out against js bit for bit: fresh out, in place (out === x), and on subarray
+ * views whose neighbours must stay untouched, for every odd length.
+ */
+function checkExact(backend: Backend, what: string, run: (be: Backend, x: Float32Array, out: Float32Array) => void): void {
+  for (const n of ODD_LENGTHS) {
+    const buf = withEdges(n + 5), x = buf.subarray(2, 2 + n);
+    const want = new Float32Array(n);
+    run(js, x, want);
+    const out = new Float32Array(n).fill(7);
+    run(backend, x, out);
+    assertSameBits(out, want, `${backend.name} ${what}, length ${n}`);
+    const outBuf = new Float32Array(n + 4).fill(7);
+    run(backend, x, outBuf.subarray(1, 1 + n));
+    assertSameBits(outBuf.subarray(1, 1 + n), want, `${backend.name} ${what} on a view, length ${n}`);
+    assert.deepEqual([outBuf[0], ...outBuf.subarray(1 + n)], [7, 7, 7, 7], `${backend.name} ${what}, length ${n}: wrote outside the view`);
+    const before = buf.slice();
+    run(backend, x, x);
+    assertSameBits(x, want, `${backend.name} ${what} in place, length ${n}`);
+    assertSameBits(buf.subarray(0, 2), before.subarray(0, 2), `${backend.name} ${what} in place: wrote before the view`);
+    assertSameBits(buf.subarray(2 + n), before.subarray(2 + n), `${backend.name} ${what} in place: wrote after the view`);
+  }
+}
+
+/** Clip bounds: the hard sigmoid's, lo = hi, one-sided (infinite), and doubles that float32 must round. */
+const CLIP_BOUNDS: ReadonlyArray<readonly [number, number]> = [[0, 1], [-0.5, 0.25], [-Infinity, 0.3], [0.2, Infinity], [0.7, 0.7], [0.1, 0.3], [-0, 0]];
+const SIGN_SCALES = [1, 0.5, -2, 0, 1e-3, 3e38];
 
 /** Runs gemm on `backend` and js from the same C, and checks the results agree. NOTE: the tolerance scales
  * with |alpha|·|op(A)|·|op(B)| + |beta·C| (the size of the terms, not of their possibly cancelling sum) and
@@ -234,6 +290,72 @@ for (const backend of candidates) {
     assertClose(g, want[0], 1e-5, 1e-7, `${backend.name} adam step`);
   });
 
+  test(`${backend.name}: hard_sigmoid forward and backward equal js bit for bit (kinks, ±0, ±Inf, NaN, views, in place)`, () => {
+    checkExact(backend, 'activate hard_sigmoid', (be, z, out) => be.activate('hard_sigmoid', z, out, 0));
+    for (const n of ODD_LENGTHS) {
+      const z = withEdges(n), dh = withEdges(n);
+      const h = new Float32Array(n);
+      js.activate('hard_sigmoid', z, h, 0);
+      const want = new Float32Array(n);
+      js.activateBackward('hard_sigmoid', z, h, dh, want, 0);
+      const dz = new Float32Array(n).fill(7);
+      backend.activateBackward('hard_sigmoid', z, h, dh, dz, 0);
+      assertSameBits(dz, want, `${backend.name} activateBackward hard_sigmoid, length ${n}`);
+      const inPlace = dh.slice();
+      backend.activateBackward('hard_sigmoid', z, h, inPlace, inPlace, 0);
+      assertSameBits(inPlace, want, `${backend.name} activateBackward hard_sigmoid in place, length ${n}`);
+    }
+    // The defining values: clip(z, 0, 1), derivative 1 strictly inside (0, 1) and 0 at and beyond the kinks.
+    const z = new Float32Array([-1, -0, 0, 2 ** -149, 0.5, ULP_BELOW_1, 1, ULP_ABOVE_1, 5, NaN]);
+    const h = new Float32Array(z.length), dz = new Float32Array(z.length);
+    backend.activate('hard_sigmoid', z, h, 0);
+    assert.deepEqual([...h], [0, -0, 0, 2 ** -149, 0.5, ULP_BELOW_1, 1, 1, 1, NaN]);
+    backend.activateBackward('hard_sigmoid', z, h, new Float32Array(z.length).fill(3), dz, 0);
+    assert.deepEqual([...dz], [0, 0, 0, 3, 3, 3, 0, 0, 0, 0]);
+  });
+
+  test(`${backend.name}: clip equals js bit for bit (odd lengths, edge values, lo = hi, infinite bounds, views, in place)`, () => {
+    for (const [lo, hi] of CLIP_BOUNDS) checkExact(backend, `clip [${lo}, ${hi}]`, (be, x, out) => be.clip(x, lo, hi, out));
+    const x = new Float32Array([-3, -0, 0, 0.1, 2, NaN, -Infinity, Infinity]), out = new Float32Array(x.length);
+    backend.clip(x, 0, 1, out);
+    assert.deepEqual([...out], [0, -0, 0, Math.fround(0.1), 1, NaN, 0, 1], 'NaN passes, −0 stays −0');
+    assert.throws(() => backend.clip(x, 1, 0, out), /clip: need lo ≤ hi, got lo = 1, hi = 0/);
+    assert.throws(() => backend.clip(x, NaN, 1, out), /clip: need lo ≤ hi/);
+    assert.throws(() => backend.clip(x, 0, 1, new Float32Array(7)), /clip: out has 7 values, x has 8/);
+  });
+
+  test(`${backend.name}: sign equals js bit for bit (scales incl. 0 and negative, edge values, views, in place)`, () => {
+    for (const scale of SIGN_SCALES) checkExact(backend, `sign scale ${scale}`, (be, x, out) => be.sign(x, scale, out));
+    const x = new Float32Array([-3, -0, 0, 2 ** -149, -1e-40, NaN, Infinity]), out = new Float32Array(x.length);
+    backend.sign(x, 0.5, out);
+    assert.deepEqual([...out], [-0.5, 0, 0, 0.5, -0.5, NaN, 0.5], 'sign(±0) = +0, subnormals keep their sign, NaN passes');
+    assert.throws(() => backend.sign(x, 1, new Float32Array(3)), /sign: out has 3 values, x has 7/);
+  });
+
+  test(`${backend.name}: bernoulli equals js bit for bit (p outside [0, 1], u = p, NaN, out === p or u)`, () => {
+    for (const n of ODD_LENGTHS) {
+      const p = withEdges(n, -0.2, 1.2), u = rng.fillUniformFloat32(new Float32Array(n));
+      for (let i = 0; i < n; i += 3) u[i] = rng.uniform() < 0.5 ? Math.abs(p[i]) % 1 : [0, ULP_BELOW_1, NaN][rng.int(3)];
+      const want = new Float32Array(n);
+      js.bernoulli(p, u, want);
+      const out = new Float32Array(n).fill(7);
+      backend.bernoulli(p, u, out);
+      assertSameBits(out, want, `${backend.name} bernoulli, length ${n}`);
+      const overP = p.slice(), overU = u.slice();
+      backend.bernoulli(overP, u, overP);
+      backend.bernoulli(p, overU, overU);
+      assertSameBits(overP, want, `${backend.name} bernoulli with out === p, length ${n}`);
+      assertSameBits(overU, want, `${backend.name} bernoulli with out === u, length ${n}`);
+    }
+    const p = new Float32Array([0, 0, 1, 1, 0.5, 0.5, -1, 2, NaN, 0.3]);
+    const u = new Float32Array([0, ULP_BELOW_1, 0, ULP_BELOW_1, 0.5, 0.4999999701976776, 0, ULP_BELOW_1, 0, NaN]);
+    const out = new Float32Array(p.length);
+    backend.bernoulli(p, u, out);
+    assert.deepEqual([...out], [0, 0, 1, 1, 0, 1, 0, 1, 0, 0], 'p = 0 never fires, p = 1 always, u = p does not fire, NaN gives 0');
+    assert.throws(() => backend.bernoulli(p, new Float32Array(3), out), /bernoulli: lengths differ \(p 10, u 3, out 10\)/);
+    assert.throws(() => backend.bernoulli(p, u, new Float32Array(11)), /bernoulli: lengths differ/);
+  });
+
   test(`${backend.name}: small kernels reject lengths that do not fit`, () => {
     const m = randomMatrix(4, 5);
     assert.throws(() => backend.addRowVector(m, new Float32Array(4)), /addRowVector/);
@@ -275,12 +397,89 @@ if (native) {
     assert.throws(() => backend.axpby(1, f64, 1, new Float32Array(4)), { name: 'TypeError', message: /Float32Array/ });
   });
 
+  test('native: clip, sign, bernoulli and hard_sigmoid backward reject partial overlaps and wrong lengths in C', () => {
+    const buf = random(40);
+    assert.throws(() => backend.clip(buf.subarray(0, 10), 0, 1, buf.subarray(5, 15)), /ngrad native clip: out and x share memory/);
+    assert.throws(() => backend.sign(buf.subarray(0, 10), 1, buf.subarray(9, 19)), /ngrad native sign: out and x share memory/);
+    assert.throws(() => backend.bernoulli(buf.subarray(0, 10), buf.subarray(20, 30), buf.subarray(25, 35)), /out and u share memory/);
+    // p and u are only read: any overlap between them is fine.
+    const out = new Float32Array(10);
+    backend.bernoulli(buf.subarray(0, 10), buf.subarray(3, 13), out);
+    const want = new Float32Array(10);
+    js.bernoulli(buf.subarray(0, 10), buf.subarray(3, 13), want);
+    assert.deepEqual(out, want);
+    assert.throws(
+      () => backend.activateBackward('hard_sigmoid', new Float32Array(4), new Float32Array(0), new Float32Array(5), new Float32Array(5), 0),
+      /ngrad native activateBackward: z has 4 values, expected 5/,
+    );
+  });
+
   test('native: loading the addon leaves the process computing with subnormals (no flush-to-zero)', () => {
     const tiny = new Float64Array([2.2250738585072014e-308]);
     assert.ok(tiny[0] / 2 > 0, 'float64 subnormals flushed to zero in JS');
     const y = new Float32Array(1);
     backend.axpby(1, new Float32Array([1e-40]), 0, y);
     assert.ok(y[0] > 0, 'float32 subnormal flushed to zero by a kernel');
+  });
+}
+
+test('Rng.fillUniformFloat32: multiples of 2⁻²⁴ in [0, 1), mean ½, and the same stream as a clone', () => {
+  const r = Rng.fromSeed(9);
+  const u = r.fillUniformFloat32(new Float32Array(100_003));
+  let sum = 0;
+  for (const x of u) {
+    assert.ok(x >= 0 && x < 1 && Number.isInteger(x * 2 ** 24), `${x} is not k·2⁻²⁴ in [0, 1)`);
+    sum += x;
+  }
+  // NOTE: a uniform has variance 1/12, so 4 standard errors of the mean are 4/√(12·n).
+  assert.ok(Math.abs(sum / u.length - 0.5) <= 4 / Math.sqrt(12 * u.length), `mean ${sum / u.length}`);
+  const again = Rng.fromSeed(9).fillUniformFloat32(new Float32Array(100_003));
+  assert.deepEqual(again, u);
+});
+
+test('sampleBernoulli: the same seed gives identical samples on every backend, draw after draw', () => {
+  const p = rng.fillUniform(new Float32Array(1003), -0.1, 1.1);
+  p.set([0, 1, 0.5, NaN], 500);
+  const runs = [js, ...candidates].map((be) => {
+    const r = Rng.fromSeed(31), u = new Float32Array(p.length);
+    const draws = [1, 2, 3].map(() => sampleBernoulli(be, r, p, u, new Float32Array(p.length)));
+    return { name: be.name, draws, state: r.getState() };
+  });
+  assert.notDeepEqual(runs[0].draws[0], runs[0].draws[1], 'successive draws differ');
+  for (const run of runs.slice(1)) {
+    run.draws.forEach((d, i) => assert.deepEqual(d, runs[0].draws[i], `${run.name} draw ${i + 1} differs from js`));
+    assert.deepEqual(run.state, runs[0].state, `${run.name} left the stream elsewhere`);
+  }
+  // out may be u (the uniforms are then replaced by the samples); a call that throws draws nothing.
+  const r = Rng.fromSeed(31), u = new Float32Array(p.length);
+  assert.deepEqual(sampleBernoulli(js, r, p, u, u), runs[0].draws[0]);
+  const state = r.getState();
+  assert.throws(() => sampleBernoulli(js, r, p, new Float32Array(3), u), /bernoulli: lengths differ/);
+  assert.deepEqual(r.getState(), state);
+});
+
+for (const backend of [js, ...candidates]) {
+  test(`${backend.name}: sampleBernoulli's sample means match p within 4 standard errors`, () => {
+    const P = [0, 1e-3, 0.1, 0.25, 0.5, 0.73, 0.9, 0.999, 1], copies = 111, draws = 300;
+    const p = Float32Array.from({ length: P.length * copies }, (_, i) => P[i % P.length]);
+    const u = new Float32Array(p.length), out = new Float32Array(p.length), counts = new Float64Array(P.length);
+    const r = Rng.fromSeed(2024);
+    for (let d = 0; d < draws; d++) {
+      sampleBernoulli(backend, r, p, u, out);
+      for (let i = 0; i < out.length; i++) {
+        assert.ok(out[i] === 0 || out[i] === 1, `sample ${out[i]}`);
+        counts[i % P.length] += out[i];
+      }
+    }
+    const n = copies * draws;
+    P.forEach((pk, k) => {
+      const pf = Math.fround(pk), mean = counts[k] / n;
+      // NOTE: the uniforms are k·2⁻²⁴, so P(u < p) is p rounded up to a multiple of 2⁻²⁴: within 6e-8.
+      const tol = 4 * Math.sqrt((pf * (1 - pf)) / n) + 2 ** -24;
+      assert.ok(Math.abs(mean - pf) <= tol, `p = ${pk}: mean ${mean} over ${n} samples (tolerance ${tol})`);
+    });
+    assert.equal(counts[0], 0, 'p = 0 never fires');
+    assert.equal(counts[P.length - 1], n, 'p = 1 always fires');
   });
 }
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createJsBackend } from '../src/tensor/js-backend.js';
-import { ACTIVATION_KINDS } from '../src/tensor/backend.js';
-import { activationValue } from '../src/nn/activations.js';
+import { ACTIVATION_KINDS, type ActivationKind } from '../src/tensor/backend.js';
+import { activationValue, parseActivation } from '../src/nn/activations.js';
 import { lossAndGrad, LOSS_KINDS } from '../src/nn/losses.js';
-import { createNetwork, createWorkspace, forward, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { createNetwork, createWorkspace, forward, zerosLike, type NetworkSpec, type Workspace } from '../src/nn/network.js';
 import { matrix } from '../src/tensor/matrix.js';
 import { Rng } from '../src/random.js';
 import { backprop } from '../src/rules/backprop.js';
@@ -16,9 +16,15 @@ import { availableBackends, randomMatrix } from './helpers.js';
 const close = (fd: number, g: number, what: string) =>
   assert.ok(Math.abs(fd - g) <= 2e-4 + 1e-2 * Math.max(Math.abs(fd), Math.abs(g)), `${what}: finite difference ${fd} vs analytic ${g}`);
 
+/** Where each activation is not differentiable; finite differences must stay clear of these. */
+const KINKS: Record<ActivationKind, readonly number[]> = {
+  linear: [], tanh: [], sigmoid: [], relu: [0], leaky_relu: [0], hard_sigmoid: [0, 1],
+};
+
 test('every activation: backward equals the finite-difference derivative', () => {
   const be = createJsBackend();
-  const z = new Float32Array([-2.3, -0.7, -0.05, 0.05, 0.4, 1.9]);
+  // Both sides of every kink (0 and 1) and both saturated sides of the hard sigmoid, each ≥ 0.05 from a kink.
+  const z = new Float32Array([-2.3, -0.7, -0.05, 0.05, 0.4, 0.95, 1.05, 1.9]);
   for (const kind of ACTIVATION_KINDS) {
     const h = new Float32Array(z.length), dz = new Float32Array(z.length);
     be.activate(kind, z, h, 0.1);
@@ -30,6 +36,20 @@ test('every activation: backward equals the finite-difference derivative', () =>
       assert.ok(Math.abs(h[i] - activationValue(kind, zi, 0.1)) < 1e-6, `${kind}(${zi}) value`);
     });
   }
+});
+
+test('hard sigmoid: clip(z, 0, 1) with derivative 1 inside (0, 1) and 0 at and beyond the kinks; its aliases parse', () => {
+  const be = createJsBackend();
+  const z = new Float32Array([-1, 0, 1e-7, 0.5, 1 - 1e-7, 1, 2]);
+  const h = new Float32Array(z.length), dz = new Float32Array(z.length);
+  be.activate('hard_sigmoid', z, h, 0);
+  assert.deepEqual([...h], [0, 0, z[2], 0.5, z[4], 1, 1]);
+  z.forEach((zi, i) => assert.equal(activationValue('hard_sigmoid', zi, 0), h[i]));
+  // NOTE: at the kinks the one-sided derivatives are 1 and 0; the kernels take 0, as relu'(0) = 0.
+  be.activateBackward('hard_sigmoid', z, h, new Float32Array(z.length).fill(1), dz, 0);
+  assert.deepEqual([...dz], [0, 0, 1, 1, 1, 0, 0]);
+  for (const name of ['hard_sigmoid', 'hard-sigmoid', 'hardsigmoid', 'Hard_Sigmoid']) assert.equal(parseActivation(name), 'hard_sigmoid');
+  assert.throws(() => parseActivation('hard'), /choose linear, tanh, sigmoid, relu, leaky_relu, hard_sigmoid/);
 });
 
 test('every loss: gradient equals the finite-difference gradient', () => {
@@ -69,21 +89,47 @@ for (const be of availableBackends()) {
         const grads = zerosLike(net.layers);
         const rule = backprop();
         rule.step({ backend: be, net, ws, rng, grads }, {}, { x, y });
-        const lossAt = () => lossAndGrad(loss, forward(be, net, x, createWorkspace(spec, 7)), y, null);
+        const what = `${hidden}/${loss}`;
+        const at = () => {
+          const ws = createWorkspace(spec, 7);
+          return { loss: lossAndGrad(loss, forward(be, net, x, ws), y, null), pieces: pieces(ws, KINKS[hidden]) };
+        };
+        const start = at().pieces;
+        const lossAt = () => {
+          const { loss: value, pieces: now } = at();
+          assert.equal(now, start, `${what}: a ±eps step moved a unit across a kink`);
+          return value;
+        };
+        if (hidden === 'hard_sigmoid') {
+          // The check means something only if a fair share of hidden units passes error, i.e. sits in (0, 1).
+          const inside = [...start].filter((c) => c === '1').length;
+          assert.ok(inside >= start.length / 4, `${what}: only ${inside} of ${start.length} hidden units inside (0, 1)`);
+        }
         net.layers.forEach((layer, l) => {
           for (const [name, values, g] of [['W', layer.W.data, grads[l].W.data], ['b', layer.b, grads[l].b]] as const) {
             for (let i = 0; i < values.length; i++) {
-              const keep = values[i], eps = 1e-3; // small enough not to cross a ReLU kink here
+              const keep = values[i], eps = 1e-3; // small enough not to cross a kink here (lossAt checks)
               values[i] = keep + eps;
               const up = lossAt();
               values[i] = keep - eps;
               const down = lossAt();
               values[i] = keep;
-              close((up - down) / (2 * eps), g[i], `${hidden}/${loss} ${name}${l + 1}[${i}]`);
+              close((up - down) / (2 * eps), g[i], `${what} ${name}${l + 1}[${i}]`);
             }
           }
         });
       }
     }
   });
+}
+
+/**
+ * Which piece each hidden pre-activation is on (its count of kinks below it), as one string. A central
+ * difference equals the derivative of an activation with kinks (relu, leaky_relu, hard_sigmoid) only if
+ * neither ±eps step moves a unit onto another piece, so the check compares this before and after each step.
+ */
+function pieces(ws: Workspace, kinks: readonly number[]): string {
+  let s = '';
+  for (const z of ws.z.slice(0, -1)) for (const zi of z.data) s += kinks.filter((k) => zi > k).length;
+  return s;
 }

@@ -73,12 +73,15 @@ test('createBackend("wasm") without the kernels: a one-line error with the fix; 
 
 test('createWasmBackend rejects a module that is not ngrad\'s kernels', () => {
   const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]); // a valid, empty module
-  assert.throws(() => createWasmBackend(empty), /does not export sgemm, tanhInPlace, sigmoidInPlace; it is stale/);
+  assert.throws(
+    () => createWasmBackend(empty),
+    /does not export sgemm, tanhInPlace, sigmoidInPlace, clipInPlace, signInPlace, bernoulliInPlace, hardSigmoidBackwardInPlace; it is stale/,
+  );
 });
 
 test('the built kernels are not older than their C source (else: node scripts/build-wasm.mjs)', { skip }, () => {
   const built = statSync(wasmPath ?? '').mtimeMs;
-  for (const file of ['gemm.c', 'activations.c']) {
+  for (const file of ['gemm.c', 'activations.c', 'elementwise.c']) {
     const source = fileURLToPath(new URL(`../../src/tensor/wasm/${file}`, import.meta.url));
     assert.ok(statSync(source).mtimeMs <= built, `${file} changed after ${WASM_RELATIVE_PATH} was built; run node scripts/build-wasm.mjs`);
   }
@@ -169,4 +172,23 @@ test('wasm tanh and sigmoid: special values, ragged lengths, subarray views and 
     }
   }
   assert.throws(() => be.activate('tanh', new Float32Array(4), new Float32Array(5), 0), /out has 5 values, z has 4/);
+});
+
+test('wasm clip, sign, bernoulli and the hard sigmoid backward stage operands right as memory grows', { skip }, () => {
+  const be = loadWasmBackend();
+  // Small, then larger than any call so far (memory grows, views are rebuilt), then small again.
+  for (const n of [5, 1_500_001, 13]) {
+    const x = rng.fillUniform(new Float32Array(n), -2, 3), u = rng.fillUniformFloat32(new Float32Array(n));
+    const got = new Float32Array(n), want = new Float32Array(n);
+    for (const run of [
+      (b: Backend, out: Float32Array) => b.clip(x, -0.5, 0.5, out),
+      (b: Backend, out: Float32Array) => b.sign(x, 0.25, out),
+      (b: Backend, out: Float32Array) => b.bernoulli(x, u, out),
+      (b: Backend, out: Float32Array) => b.activateBackward('hard_sigmoid', x, x, u, out, 0),
+    ]) {
+      run(js, want);
+      run(be, got);
+      assert.deepEqual(got, want, `length ${n}`);
+    }
+  }
 });

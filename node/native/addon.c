@@ -217,7 +217,7 @@ static napi_value activate_backward(napi_env env, napi_callback_info info) {
       !get_double(env, argv[5], fn, "slope", &slope))
     return NULL;
   const size_t n = dz.len;
-  const bool reads_z = kind == NGRAD_RELU || kind == NGRAD_LEAKY_RELU;
+  const bool reads_z = kind == NGRAD_RELU || kind == NGRAD_LEAKY_RELU || kind == NGRAD_HARD_SIGMOID;
   const bool reads_h = kind == NGRAD_TANH || kind == NGRAD_SIGMOID;
   if (!check_len(env, fn, "dh", dh.len, n) ||
       !check_alias(env, fn, "dz", dz.data, n, "dh", dh.data, dh.len, true) ||
@@ -304,6 +304,55 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* clip(x, lo, hi, out): the TypeScript side has checked lo <= hi. */
+static napi_value clip(napi_env env, napi_callback_info info) {
+  const char *fn = "clip";
+  napi_value argv[4];
+  f32_view x, out;
+  double lo, hi;
+  if (!get_args(env, info, 4, argv, fn) || !get_f32(env, argv[0], fn, "x", &x) ||
+      !get_double(env, argv[1], fn, "lo", &lo) || !get_double(env, argv[2], fn, "hi", &hi) ||
+      !get_f32(env, argv[3], fn, "out", &out))
+    return NULL;
+  if (!check_len(env, fn, "out", out.len, x.len) ||
+      !check_alias(env, fn, "out", out.data, out.len, "x", x.data, x.len, true))
+    return NULL;
+  ngrad_clip(x.data, out.data, x.len, (float)lo, (float)hi);
+  return NULL;
+}
+
+/* sign(x, scale, out) */
+static napi_value sign(napi_env env, napi_callback_info info) {
+  const char *fn = "sign";
+  napi_value argv[3];
+  f32_view x, out;
+  double scale;
+  if (!get_args(env, info, 3, argv, fn) || !get_f32(env, argv[0], fn, "x", &x) ||
+      !get_double(env, argv[1], fn, "scale", &scale) || !get_f32(env, argv[2], fn, "out", &out))
+    return NULL;
+  if (!check_len(env, fn, "out", out.len, x.len) ||
+      !check_alias(env, fn, "out", out.data, out.len, "x", x.data, x.len, true))
+    return NULL;
+  ngrad_sign(x.data, out.data, x.len, (float)scale);
+  return NULL;
+}
+
+/* bernoulli(p, u, out): p and u are only read, so they may overlap each other in any way. */
+static napi_value bernoulli(napi_env env, napi_callback_info info) {
+  const char *fn = "bernoulli";
+  napi_value argv[3];
+  f32_view p, u, out;
+  if (!get_args(env, info, 3, argv, fn) || !get_f32(env, argv[0], fn, "p", &p) ||
+      !get_f32(env, argv[1], fn, "u", &u) || !get_f32(env, argv[2], fn, "out", &out))
+    return NULL;
+  if (!check_len(env, fn, "u", u.len, p.len) || !check_len(env, fn, "out", out.len, p.len) ||
+      !check_alias(env, fn, "out", out.data, out.len, "p", p.data, p.len, true) ||
+      !check_alias(env, fn, "out", out.data, out.len, "u", u.data, u.len, true))
+    return NULL;
+  ngrad_bernoulli(p.data, u.data, out.data, p.len);
+  return NULL;
+}
+
 /* setThreads(n): OpenBLAS's thread count for the whole process. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   const char *fn = "setThreads";
@@ -341,6 +390,9 @@ NAPI_MODULE_INIT() {
       {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"axpby", NULL, axpby, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clip", NULL, clip, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bernoulli", NULL, bernoulli, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -21,8 +21,17 @@
       "cflags": ["-O3", "-march=native", "-ffast-math", "-mno-recip", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
     },
     {
+      # NOTE: the compare-and-select kernels (clip, sign, bernoulli, the hard sigmoid's derivative) keep
+      # IEEE semantics: -ffinite-math-only would let gcc turn their selects into a max/min that drops NaN,
+      # and -fno-signed-zeros one that turns -0 into +0, so native would disagree with js and wasm.
+      "target_name": "ngrad_ieee_kernels",
+      "type": "static_library",
+      "sources": ["kernels-ieee.c"],
+      "cflags": ["-O3", "-march=native", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
+    },
+    {
       "target_name": "ngrad_native",
-      "dependencies": ["ngrad_kernels"],
+      "dependencies": ["ngrad_kernels", "ngrad_ieee_kernels"],
       "sources": ["addon.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "<@(openblas_cflags)"],

@@ -41,6 +41,9 @@ void ngrad_activate(int kind, const float *z, float *out, size_t n, float slope)
 #pragma GCC ivdep
       for (size_t i = 0; i < n; i++) out[i] = z[i] > 0.0f ? z[i] : slope * z[i];
       return;
+    case NGRAD_HARD_SIGMOID: /* in kernels-ieee.c, so NaN and -0 behave as in the js reference */
+      ngrad_clip(z, out, n, 0.0f, 1.0f);
+      return;
   }
 }
 
@@ -65,6 +68,9 @@ void ngrad_activate_backward(int kind, const float *z, const float *h, const flo
     case NGRAD_LEAKY_RELU:
 #pragma GCC ivdep
       for (size_t i = 0; i < n; i++) dz[i] = z[i] > 0.0f ? dh[i] : slope * dh[i];
+      return;
+    case NGRAD_HARD_SIGMOID:
+      ngrad_hard_sigmoid_backward(z, dh, dz, n);
       return;
   }
 }

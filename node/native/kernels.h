@@ -13,13 +13,14 @@ enum ngrad_activation {
   NGRAD_SIGMOID = 2,
   NGRAD_RELU = 3,
   NGRAD_LEAKY_RELU = 4,
-  NGRAD_ACTIVATION_COUNT = 5
+  NGRAD_HARD_SIGMOID = 5,
+  NGRAD_ACTIVATION_COUNT = 6
 };
 
 /* out = f(z); out may be z. */
 void ngrad_activate(int kind, const float *z, float *out, size_t n, float slope);
 
-/* dz = dh * f'(z), from z (relu, leaky_relu) or h = f(z) (tanh, sigmoid); dz may be dh. */
+/* dz = dh * f'(z), from z (relu, leaky_relu, hard_sigmoid) or h = f(z) (tanh, sigmoid); dz may be dh. */
 void ngrad_activate_backward(int kind, const float *z, const float *h, const float *dh, float *dz, size_t n,
                              float slope);
 
@@ -34,5 +35,20 @@ void ngrad_axpby(size_t n, double alpha, const float *x, double beta, float *y);
 
 /* Adam moments and step direction in place (see Backend.adam in src/tensor/backend.ts). */
 void ngrad_adam(size_t n, float *g, float *m, float *v, double b1, double b2, double c1, double c2, double eps);
+
+/* The kernels below are in kernels-ieee.c, compiled without -ffast-math: they only compare and select,
+ * so they are exact, and every backend (js, wasm, native) gives bit-identical results, NaN included. */
+
+/* out = min(max(x, lo), hi) as the comparisons x < lo, then > hi (NaN passes, -0 stays -0); out may be x. */
+void ngrad_clip(const float *x, float *out, size_t n, float lo, float hi);
+
+/* out = scale where x > 0, -scale where x < 0, +0 where x is +-0, NaN where x is NaN; out may be x. */
+void ngrad_sign(const float *x, float *out, size_t n, float scale);
+
+/* out = u < p ? 1 : 0 (0 where either is NaN); out may be p or u. */
+void ngrad_bernoulli(const float *p, const float *u, float *out, size_t n);
+
+/* dz = dh where 0 < z < 1, else 0 (the hard sigmoid's derivative, 0 at the kinks); dz may be dh. */
+void ngrad_hard_sigmoid_backward(const float *z, const float *dh, float *dz, size_t n);
 
 #endif

@@ -9,6 +9,7 @@ const ALIASES: Record<string, ActivationKind> = {
   sigmoid: 'sigmoid', logistic: 'sigmoid',
   relu: 'relu',
   leaky_relu: 'leaky_relu', 'leaky-relu': 'leaky_relu', leakyrelu: 'leaky_relu',
+  hard_sigmoid: 'hard_sigmoid', 'hard-sigmoid': 'hard_sigmoid', hardsigmoid: 'hard_sigmoid',
 };
 
 export function parseActivation(name: string): ActivationKind {
@@ -25,5 +26,7 @@ export function activationValue(kind: ActivationKind, z: number, slope: number):
     case 'sigmoid': return 1 / (1 + Math.exp(-z));
     case 'relu': return z > 0 ? z : 0;
     case 'leaky_relu': return z > 0 ? z : slope * z;
+    // Scellier & Bengio 2017: ρ(s) = clip(s, 0, 1); the same comparisons as the kernels (−0 stays −0).
+    case 'hard_sigmoid': return z < 0 ? 0 : z > 1 ? 1 : z;
   }
 }

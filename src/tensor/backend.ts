@@ -1,8 +1,9 @@
 import type { Matrix } from './matrix.js';
 
 /** Element-wise non-linearities known to every backend. The numeric codes are shared with the native
- * addon's C kernels (node/native/kernels.c): keep them in step. */
-export const ACTIVATION_CODES = { linear: 0, tanh: 1, sigmoid: 2, relu: 3, leaky_relu: 4 } as const;
+ * addon's C kernels (node/native/kernels.h): keep them in step. hard_sigmoid is clip(z, 0, 1), the
+ * hard sigmoid of equilibrium propagation (Scellier & Bengio 2017). */
+export const ACTIVATION_CODES = { linear: 0, tanh: 1, sigmoid: 2, relu: 3, leaky_relu: 4, hard_sigmoid: 5 } as const;
 export type ActivationKind = keyof typeof ACTIVATION_CODES;
 export const ACTIVATION_KINDS = Object.keys(ACTIVATION_CODES) as ActivationKind[];
 
@@ -33,6 +34,17 @@ export interface Backend {
    * m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  g = (m / c1) / (sqrt(v / c2) + eps),
    * with bias corrections c1 = 1 − b1^t, c2 = 1 − b2^t supplied by the caller. */
   adam(g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, c1: number, c2: number, eps: number): void;
+  /** out = min(max(x, lo), hi) element-wise; needs lo ≤ hi (both rounded to float32). out may alias x.
+   * NaN in x stays NaN; −0 stays −0 when lo = 0 (the comparisons are x < lo, then > hi). */
+  clip(x: Float32Array, lo: number, hi: number, out: Float32Array): void;
+  /** out = scale·sign(x) element-wise: scale where x > 0, −scale where x < 0, +0 where x = ±0, NaN where x
+   * is NaN (so divergence shows). scale is rounded to float32. out may alias x. */
+  sign(x: Float32Array, scale: number, out: Float32Array): void;
+  /** out[i] = u[i] < p[i] ? 1 : 0: one Bernoulli(p[i]) sample per element from a uniform u[i] in [0, 1)
+   * that the caller drew from a seeded Rng (sampleBernoulli in tensor/sampling.ts does both), so every
+   * backend gives the same samples from the same seed. p ≤ 0 gives 0, p ≥ 1 gives 1; NaN in p or u gives 0.
+   * out may alias p or u. */
+  bernoulli(p: Float32Array, u: Float32Array, out: Float32Array): void;
   /** Number of threads the backend's GEMM may use (1 for single-threaded backends). */
   setThreads(n: number): void;
   getThreads(): number;
@@ -53,4 +65,20 @@ export function checkGemmShapes(transA: boolean, transB: boolean, a: Matrix, b: 
     throw new Error('gemm: a matrix holds fewer values than its shape says');
   }
   return { m, n, k };
+}
+
+/** The checks every backend's clip makes first (the native addon re-checks the lengths in C). */
+export function checkClip(x: Float32Array, lo: number, hi: number, out: Float32Array): void {
+  if (out.length !== x.length) throw new Error(`clip: out has ${out.length} values, x has ${x.length}`);
+  if (!(lo <= hi)) throw new Error(`clip: need lo ≤ hi, got lo = ${lo}, hi = ${hi}`);
+}
+
+export function checkSign(x: Float32Array, out: Float32Array): void {
+  if (out.length !== x.length) throw new Error(`sign: out has ${out.length} values, x has ${x.length}`);
+}
+
+export function checkBernoulli(p: Float32Array, u: Float32Array, out: Float32Array): void {
+  if (u.length !== p.length || out.length !== p.length) {
+    throw new Error(`bernoulli: lengths differ (p ${p.length}, u ${u.length}, out ${out.length})`);
+  }
 }

@@ -1,4 +1,4 @@
-import { checkGemmShapes, type ActivationKind, type Backend } from './backend.js';
+import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import type { Matrix } from './matrix.js';
 
 /**
@@ -74,9 +74,35 @@ export function createJsBackend(): Backend {
         g[i] = mi / c1 / (Math.sqrt(vi / c2) + eps);
       }
     },
+    clip(x, lo, hi, out) {
+      checkClip(x, lo, hi, out);
+      clipJs(x, Math.fround(lo), Math.fround(hi), out);
+    },
+    sign(x, scale, out) {
+      checkSign(x, out);
+      const s = Math.fround(scale);
+      for (let i = 0; i < x.length; i++) {
+        const xi = x[i];
+        out[i] = xi > 0 ? s : xi < 0 ? -s : xi === xi ? 0 : xi;
+      }
+    },
+    bernoulli(p, u, out) {
+      checkBernoulli(p, u, out);
+      for (let i = 0; i < p.length; i++) out[i] = u[i] < p[i] ? 1 : 0;
+    },
     setThreads() {},
     getThreads: () => 1,
   };
+}
+
+/** out = min(max(x, lo), hi) with lo, hi already float32. NOTE: written as the two comparisons x < lo and
+ * v > hi (not Math.max/Math.min), the definition the C kernels share: NaN passes through, and −0 stays −0
+ * at lo = 0, where Math.max(−0, 0) would give +0. */
+export function clipJs(x: Float32Array, lo: number, hi: number, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] < lo ? lo : x[i];
+    out[i] = v > hi ? hi : v;
+  }
 }
 
 export function activateJs(kind: ActivationKind, z: Float32Array, out: Float32Array, slope: number): void {
@@ -96,6 +122,9 @@ export function activateJs(kind: ActivationKind, z: Float32Array, out: Float32Ar
       return;
     case 'leaky_relu':
       for (let i = 0; i < n; i++) out[i] = z[i] > 0 ? z[i] : slope * z[i];
+      return;
+    case 'hard_sigmoid':
+      clipJs(z, 0, 1, out);
       return;
   }
 }
@@ -119,6 +148,11 @@ export function activateBackwardJs(
       return;
     case 'leaky_relu':
       for (let i = 0; i < n; i++) dz[i] = z[i] > 0 ? dh[i] : slope * dh[i];
+      return;
+    case 'hard_sigmoid':
+      // NOTE: ρ' is 1 on the open interval (0, 1) and 0 elsewhere, kinks included (as relu' is 0 at 0):
+      // a unit exactly at a bound passes no error. NaN z passes none either.
+      for (let i = 0; i < n; i++) dz[i] = z[i] > 0 && z[i] < 1 ? dh[i] : 0;
       return;
   }
 }

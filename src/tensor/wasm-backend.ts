@@ -1,12 +1,13 @@
-import { checkGemmShapes, type ActivationKind, type Backend } from './backend.js';
-import { activateJs, createJsBackend } from './js-backend.js';
+import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
+import { activateBackwardJs, activateJs, createJsBackend } from './js-backend.js';
 import type { Matrix } from './matrix.js';
 
 /**
  * The WebAssembly backend: GEMM, tanh and sigmoid run in a SIMD kernel compiled from src/tensor/wasm/*.c
- * (scripts/build-wasm.mjs); the other element-wise kernels are the js backend's, since copying their
- * operands into wasm memory would cost as much as the work itself. Single-threaded. Runs in browsers and
- * in Node (node/wasm-loader.ts reads the module from disk).
+ * (scripts/build-wasm.mjs), and so do clip, sign, bernoulli and the hard sigmoid (forward and backward),
+ * whose compare-and-select kernels give the js reference's bits exactly. relu, leaky_relu, bias, column
+ * sums, axpby and Adam are the js backend's. Single-threaded. Runs in browsers and in Node
+ * (node/wasm-loader.ts reads the module from disk).
  *
  * Operands are copied into the module's linear memory above __heap_base for each call and the result is
  * copied back: Float32Arrays owned by JS cannot be handed to wasm in place. The memory only ever grows,
@@ -24,9 +25,18 @@ interface WasmKernels {
   ): void;
   tanhInPlace(x: number, n: number): void;
   sigmoidInPlace(x: number, n: number): void;
+  clipInPlace(x: number, n: number, lo: number, hi: number): void;
+  signInPlace(x: number, n: number, scale: number): void;
+  /** Writes the samples over p. */
+  bernoulliInPlace(p: number, u: number, n: number): void;
+  /** Writes dz over dh. */
+  hardSigmoidBackwardInPlace(z: number, dh: number, n: number): void;
 }
 
-const KERNEL_FUNCTIONS = ['sgemm', 'tanhInPlace', 'sigmoidInPlace'] as const;
+const KERNEL_FUNCTIONS = [
+  'sgemm', 'tanhInPlace', 'sigmoidInPlace', 'clipInPlace', 'signInPlace', 'bernoulliInPlace',
+  'hardSigmoidBackwardInPlace',
+] as const;
 
 /** The kernels of an instance, or an error naming what is missing (a stale or foreign .wasm file). */
 function kernelsOf(instance: WebAssembly.Instance): WasmKernels {
@@ -45,6 +55,10 @@ function kernelsOf(instance: WebAssembly.Instance): WasmKernels {
     sgemm: ex.sgemm as WasmKernels['sgemm'],
     tanhInPlace: ex.tanhInPlace as WasmKernels['tanhInPlace'],
     sigmoidInPlace: ex.sigmoidInPlace as WasmKernels['sigmoidInPlace'],
+    clipInPlace: ex.clipInPlace as WasmKernels['clipInPlace'],
+    signInPlace: ex.signInPlace as WasmKernels['signInPlace'],
+    bernoulliInPlace: ex.bernoulliInPlace as WasmKernels['bernoulliInPlace'],
+    hardSigmoidBackwardInPlace: ex.hardSigmoidBackwardInPlace as WasmKernels['hardSigmoidBackwardInPlace'],
   };
 }
 
@@ -81,6 +95,28 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
     out.set(mem.subarray(base, base + n));
   }
 
+  /** Copies a to the heap base and b (if given) after it, 16-byte aligned; returns b's offset in floats.
+   * The kernels then work in place, and unstage copies their result out, so an output may alias any
+   * input. */
+  function stage(a: Float32Array, b?: Float32Array): number {
+    const n = a.length, offB = base + padded(n);
+    const mem = reserve(b ? offB - base + n : n);
+    mem.set(a, base);
+    if (b) mem.set(b, offB);
+    return offB;
+  }
+
+  function unstage(offset: number, out: Float32Array): void {
+    out.set(view.subarray(offset, offset + out.length));
+  }
+
+  /** The kernel takes lo and hi as float32, as the js reference rounds them. Lengths checked by the caller. */
+  function clipWasm(x: Float32Array, lo: number, hi: number, out: Float32Array): void {
+    stage(x);
+    kernels.clipInPlace(heapBase, x.length, lo, hi);
+    unstage(base, out);
+  }
+
   const js = createJsBackend();
   return {
     ...js,
@@ -103,7 +139,41 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
     activate(kind: ActivationKind, z: Float32Array, out: Float32Array, slope: number) {
       if (kind === 'tanh') mapInPlace(kernels.tanhInPlace, z, out);
       else if (kind === 'sigmoid') mapInPlace(kernels.sigmoidInPlace, z, out);
-      else activateJs(kind, z, out, slope);
+      else if (kind === 'hard_sigmoid') {
+        if (out.length !== z.length) throw new Error(`activate: out has ${out.length} values, z has ${z.length}`);
+        clipWasm(z, 0, 1, out);
+      } else activateJs(kind, z, out, slope);
+    },
+    activateBackward(
+      kind: ActivationKind, z: Float32Array, h: Float32Array, dh: Float32Array, dz: Float32Array, slope: number,
+    ) {
+      if (kind !== 'hard_sigmoid') {
+        activateBackwardJs(kind, z, h, dh, dz, slope);
+        return;
+      }
+      const n = dz.length;
+      if (z.length !== n || dh.length !== n) {
+        throw new Error(`activateBackward: z has ${z.length} values, dh ${dh.length}, dz ${n}`);
+      }
+      const offDh = stage(z, dh);
+      kernels.hardSigmoidBackwardInPlace(heapBase, 4 * offDh, n); // writes over dh's copy
+      unstage(offDh, dz);
+    },
+    clip(x, lo, hi, out) {
+      checkClip(x, lo, hi, out);
+      clipWasm(x, lo, hi, out);
+    },
+    sign(x, scale, out) {
+      checkSign(x, out);
+      stage(x);
+      kernels.signInPlace(heapBase, x.length, scale);
+      unstage(base, out);
+    },
+    bernoulli(p, u, out) {
+      checkBernoulli(p, u, out);
+      const offU = stage(p, u);
+      kernels.bernoulliInPlace(heapBase, 4 * offU, p.length); // writes over p's copy
+      unstage(base, out);
     },
     setThreads() {},
     getThreads: () => 1,
