@@ -1,14 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants as bufferConstants } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { Rng } from '../src/random.js';
-import type { DataSplits, Dataset } from '../src/data/dataset.js';
+import type { DataSplits } from '../src/data/dataset.js';
 import { DataError } from '../src/data/errors.js';
-import { isGzip } from '../src/data/gzip.js';
-import { checkSameCount, idxImagesToMatrix, idxLabels, parseIdx, type IdxArray } from '../src/data/idx.js';
+import { inflateLimitError, isGzip } from '../src/data/gzip.js';
+import { checkSameCount, gzippedIdxLimit, idxImagesToMatrix, idxLabels, parseIdx, type IdxArray } from '../src/data/idx.js';
 import { classificationSet } from '../src/data/one-hot.js';
-import { subset, validationSplit } from '../src/data/split.js';
+import { checkSplits, subset, validationSplit } from '../src/data/split.js';
 import { isSyntheticTask, syntheticTask } from '../src/data/tasks.js';
+import { readRegularFile } from './files.js';
 import { mnistDataDir } from './package-files.js';
 
 /*
@@ -62,16 +64,21 @@ export interface LoadDatasetOptions {
  * FASHION_MNIST_DIR), any name with opts.dataDir (an MNIST-style folder), or a synthetic task ('xor',
  * 'spirals', 'linear', 'cafeteria', with default sizes, seeded by opts.rng). Then holds out the
  * validation rows and applies the limits. Missing or malformed data throws a one-line DataError that
- * says what is wrong and how to fix it.
+ * says what is wrong and how to fix it, and so does a result that could not train or test anything: an
+ * empty training, validation or test set, or parts of different widths or class counts.
  */
 export function loadDataset(name: DatasetName | string, opts: LoadDatasetOptions = {}): DataSplits {
   let splits = loadRaw(name, opts);
+  checkSplits(splits);
   if (opts.validation) {
     const { train, validation } = validationSplit(splits.train, opts.validation, needRng(name, opts, 'a validation split').split());
     splits = { ...splits, train, validation };
   }
   if (opts.limitTrain !== undefined) splits = { ...splits, train: subset(splits.train, opts.limitTrain) };
   if (opts.limitTest !== undefined) splits = { ...splits, test: subset(splits.test, opts.limitTest) };
+  if (opts.limitTrain === 0) throw new DataError(`a training limit of 0 leaves ${splits.train.name} empty; give --limit-train 1 or more`);
+  if (opts.limitTest === 0) throw new DataError(`a test limit of 0 leaves ${splits.test.name} empty; give --limit-test 1 or more`);
+  checkSplits(splits);
   return splits;
 }
 
@@ -115,42 +122,60 @@ export function loadIdxFolder(dir: string, name: string, classes: number | undef
   if (missing.length > 0) {
     throw new DataError(`${name} data not found in ${dir}: missing ${missing.join(', ')} (${fix}; expected ${Object.values(IDX_FILES).join(', ')}, each raw or .gz)`);
   }
-  const [trainImages, trainLabels, testImages, testLabels] = paths.map((p) => p.path as string);
-  const trainL = readIdx(trainLabels);
-  const testL = readIdx(testLabels);
-  const k = classes ?? Math.max(maxOf(trainL.data), maxOf(testL.data)) + 1;
-  return {
-    train: idxSet(`${name}/train`, trainImages, readIdx(trainImages), trainLabels, trainL, k),
-    test: idxSet(`${name}/test`, testImages, readIdx(testImages), testLabels, testL, k),
-  };
-}
-
-function idxSet(name: string, imagesPath: string, images: IdxArray, labelsPath: string, labels: IdxArray, classes: number): Dataset {
-  checkSameCount(imagesPath, images.dims[0], labelsPath, labels.dims[0]);
-  return classificationSet(name, idxImagesToMatrix(images, imagesPath), idxLabels(labels, labelsPath, classes), classes);
-}
-
-function readIdx(path: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${e instanceof Error ? e.message : String(e)})`);
+  const [trainImagesPath, trainLabelsPath, testImagesPath, testLabelsPath] = paths.map((p) => p.path as string);
+  const trainLabels = readIdx(trainLabelsPath);
+  const testLabels = readIdx(testLabelsPath);
+  const trainImages = readIdx(trainImagesPath);
+  const testImages = readIdx(testImagesPath);
+  // Shapes first: a labels file given as images should be reported as that, not as a count mismatch.
+  const trainX = idxImagesToMatrix(trainImages, trainImagesPath);
+  const testX = idxImagesToMatrix(testImages, testImagesPath);
+  // Labels are checked against the class count here when it is given, else against the inferred one below.
+  const bound = classes ?? 2 ** 31 - 1;
+  const trainY = idxLabels(trainLabels, trainLabelsPath, bound);
+  const testY = idxLabels(testLabels, testLabelsPath, bound);
+  if (trainX.rows === 0) throw new DataError(`${trainImagesPath}: holds no images (${trainImages.dims.join('x')}); a training set needs at least one`);
+  if (testX.rows === 0) throw new DataError(`${testImagesPath}: holds no images (${testImages.dims.join('x')}); a test set needs at least one`);
+  const pixels = (a: IdxArray) => a.dims.slice(1).join('x');
+  if (pixels(trainImages) !== pixels(testImages)) {
+    throw new DataError(`${testImagesPath} has ${pixels(testImages)} images but ${trainImagesPath} has ${pixels(trainImages)}; files from different sets?`);
   }
+  checkSameCount(trainImagesPath, trainX.rows, trainLabelsPath, trainY.length);
+  checkSameCount(testImagesPath, testX.rows, testLabelsPath, testY.length);
+  const k = classes ?? inferClasses(trainY, testY, `${trainLabelsPath} and ${testLabelsPath}`);
+  return { train: classificationSet(`${name}/train`, trainX, trainY, k), test: classificationSet(`${name}/test`, testX, testY, k) };
+}
+
+/**
+ * Classes as the largest label + 1, refused when some class below it never occurs: that is what a corrupt
+ * label (a stray 255 among digits) looks like, and it would silently widen the output layer.
+ */
+function inferClasses(train: Int32Array, test: Int32Array, source: string): number {
+  const seen = new Set([...train, ...test]);
+  let k = 0;
+  for (const l of seen) if (l + 1 > k) k = l + 1;
+  if (seen.size < k) {
+    let absent = 0;
+    while (seen.has(absent)) absent++;
+    throw new DataError(`${source}: the largest label is ${k - 1} but only ${seen.size} of the classes 0..${k - 1} occur (never ${absent}); a corrupt label? (if the data really skip classes, pass classes: ${k} to loadDataset)`);
+  }
+  return k;
+}
+
+/** Reads an IDX file, raw or gzipped: refuses what is not a regular file, inflates no further than its header declares. */
+function readIdx(path: string): IdxArray {
+  let bytes = readRegularFile(path, 'IDX file');
   // Node's native zlib inflates about 3x faster than fflate and checks length and CRC itself; parseIdx
-  // then sees raw bytes. The browser path keeps fflate (in parseIdx).
+  // then sees raw bytes. The browser path keeps fflate (in parseIdx). Both stop at the size the IDX header
+  // declares: zlib's maxOutputLength makes it stop inflating (and throw) once the output passes it.
   if (isGzip(bytes)) {
+    const limit = gzippedIdxLimit(bytes, path);
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: Math.max(1, Math.min(limit.bytes, bufferConstants.MAX_LENGTH)) });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw inflateLimitError(path, limit);
       throw new DataError(`${path}: corrupt gzip stream (${e instanceof Error ? e.message : String(e)})`);
     }
   }
   return parseIdx(bytes, path);
-}
-
-function maxOf(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
-  return m;
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync as zlibGzip } from 'node:zlib';
 import { gzipSync } from 'fflate';
 import { checkSameCount, encodeIdx, idxImagesToMatrix, idxLabels, parseIdx, type IdxType } from '../src/data/idx.js';
 import { DataError, isDataError } from '../src/data/errors.js';
@@ -73,6 +74,17 @@ test('rejects malformed IDX with one-line messages naming the source', () => {
   throwsData(() => parseIdx(Uint8Array.from([0, 0, 8, 0]), 'a.idx'), /^a\.idx: IDX header declares zero dimensions$/);
   const absurd = Uint8Array.from([0, 0, 0x0e, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
   throwsData(() => parseIdx(absurd, 'a.idx'), /^a\.idx: absurd dimensions 4294967295x4294967295/);
+  // Dimensions whose product overflows: 255 dimensions of 2^32 - 1 would be Infinity, and Infinity x 0 is
+  // NaN, which passes every size comparison; the check stops the product before it gets there.
+  const overflow = new Uint8Array(4 + 4 * 255);
+  overflow.set([0, 0, 0x08, 255]);
+  overflow.fill(0xff, 4, 4 + 4 * 254);
+  throwsData(() => parseIdx(overflow, 'o.idx'), /^o\.idx: absurd dimensions 4294967295x4294967295x.*x0 \(more than 2147483648 bytes of u8\); corrupt header\?$/);
+  const justTooBig = new Uint8Array(12);
+  justTooBig.set([0, 0, 0x08, 2, 0, 0, 0x80, 1, 0, 1, 0, 0]); // 32769 x 65536 u8: just over 2 GiB
+  throwsData(() => parseIdx(justTooBig, 'b.idx'), /^b\.idx: absurd dimensions 32769x65536/);
+  // An empty set is well-formed IDX; loaders decide whether it is usable.
+  assert.deepEqual(parseIdx(encodeIdx([0, 28, 28], 'u8', []), 'e.idx').dims, [0, 28, 28]);
 });
 
 test('rejects corrupt and truncated gzip', () => {
@@ -87,13 +99,44 @@ test('rejects corrupt and truncated gzip', () => {
     c[at] ^= 0x55;
     throwsData(() => parseIdx(c, 'x.gz'), /^x\.gz: corrupt gzip stream \(.+\)$/);
   }
+  // A damaged stream whose first inflated bytes look like a wrong header is reported as damage.
+  const damaged = gz.slice();
+  damaged[12] ^= 0x55;
+  throwsData(() => parseIdx(damaged, 'x.gz'), /^x\.gz: corrupt gzip stream/);
   const badMethod = gz.slice();
   badMethod[2] = 7;
   throwsData(() => parseIdx(badMethod, 'x.gz'), /^x\.gz: corrupt gzip stream \(compression method 7/);
 });
 
-test('crc32 matches the standard check value', () => {
-  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+test('crc32 matches the standard check value and continues across chunks', () => {
+  const text = new TextEncoder().encode('123456789');
+  assert.equal(crc32(text), 0xcbf43926);
+  assert.equal(crc32(text.subarray(4), crc32(text.subarray(0, 4))), 0xcbf43926);
+});
+
+test('gzipped IDX: inflation stops at the size the header declares (decompression bomb, trailing data)', () => {
+  // 10 images of 28x28 declared, then 64 MiB of zeros: about 64 kB of gzip.
+  const header = encodeIdx([10, 28, 28], 'u8', new Array<number>(7840).fill(0)).subarray(0, 16);
+  const body = new Uint8Array(64 * 2 ** 20);
+  body.set(header);
+  const bomb = zlibGzip(body, { level: 9 });
+  assert.ok(bomb.length < 200_000, `bomb is ${bomb.length} bytes`);
+  const before = process.memoryUsage().arrayBuffers;
+  const start = performance.now();
+  throwsData(() => parseIdx(bomb, 'bomb.gz'),
+    /^bomb\.gz: inflates to more than the 7856 bytes its IDX header declares \(10x28x28 u8\): the file holds extra data or is a decompression bomb; use the original file$/);
+  const ms = performance.now() - start;
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.ok(ms < 1000, `refused in ${ms.toFixed(0)} ms`);
+  assert.ok(grew < 32 * 2 ** 20, `inflated no more than a few MiB (grew ${grew} bytes)`);
+  // A little trailing data behind an honest header is refused the same way, a file of exactly the declared
+  // size is not.
+  const exact = encodeIdx([3, 2, 2], 'u8', new Array<number>(12).fill(9));
+  assert.deepEqual(parseIdx(gzipSync(exact), 'ok.gz').dims, [3, 2, 2]);
+  throwsData(() => parseIdx(gzipSync(Uint8Array.from([...exact, 1])), 'plus.gz'), /^plus\.gz: inflates to more than the 28 bytes its IDX header declares \(3x2x2 u8\)/);
+  // A bad header is refused after inflating only the first kilobytes.
+  throwsData(() => parseIdx(gzipSync(Uint8Array.from([0, 0, 0x07, 1, 0, 0, 0, 0])), 'type.gz'), /^type\.gz: unknown IDX type code 0x07/);
+  throwsData(() => parseIdx(gzipSync(Uint8Array.from([0, 0, 8])), 'short.gz'), /^short\.gz: truncated header: 3 bytes/);
 });
 
 test('images become [n, rows*cols] scaled to [0, 1]; labels are checked against the class count', () => {
@@ -102,14 +145,22 @@ test('images become [n, rows*cols] scaled to [0, 1]; labels are checked against 
   assert.equal(m.rows, 2);
   assert.equal(m.cols, 4);
   assert.deepEqual([...m.data], [0, 0.2, 0.4, 1, 1, 0, 0, 0].map(Math.fround));
-  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([4], 'u8', [1, 2, 3, 4]), 'img'), 'img'), /^img: images need at least 2 dimensions/);
-  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([1, 1], 'f32', [1]), 'img'), 'img'), /^img: images must be u8, found f32/);
+  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([4], 'u8', [1, 2, 3, 4]), 'img'), 'img'),
+    /^img: an images file must have 3 dimensions \(count, rows, cols\), found 1 \(4\); is it a labels file\?$/);
+  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([2, 2], 'u8', [1, 2, 3, 4]), 'img'), 'img'), /^img: an images file must have 3 dimensions .*found 2 \(2x2\)$/);
+  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([1, 1, 1, 1], 'u8', [1]), 'img'), 'img'), /found 4 \(1x1x1x1\)$/);
+  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([1, 1, 1], 'f32', [1]), 'img'), 'img'), /^img: images must be u8, found f32/);
+  throwsData(() => idxImagesToMatrix(parseIdx(encodeIdx([5, 0, 28], 'u8', []), 'img'), 'img'), /^img: images of 0x28 pixels \(5x0x28\) hold nothing; corrupt header\?$/);
 
   const labels = idxLabels(parseIdx(encodeIdx([3], 'u8', [0, 9, 4]), 'lab'), 'lab', 10);
   assert.ok(labels instanceof Int32Array);
   assert.deepEqual([...labels], [0, 9, 4]);
   throwsData(() => idxLabels(parseIdx(encodeIdx([3], 'u8', [0, 10, 4]), 'lab'), 'lab', 10), /^lab: label 10 at index 1 is outside the 10 classes 0\.\.9$/);
   throwsData(() => idxLabels(parseIdx(encodeIdx([1, 3], 'u8', [0, 1, 2]), 'lab'), 'lab', 10), /^lab: labels must be 1-D/);
+  throwsData(() => idxLabels(parseIdx(encodeIdx([1, 1, 3], 'u8', [0, 1, 2]), 'lab'), 'lab', 10), /^lab: labels must be 1-D \(count\), found 3 dimensions \(1x1x3\); is it an images file\?$/);
+  throwsData(() => idxLabels(parseIdx(encodeIdx([2], 'i8', [3, -1]), 'lab'), 'lab', 10), /^lab: label -1 at index 1 is outside the 10 classes 0\.\.9$/);
+  throwsData(() => idxLabels(parseIdx(encodeIdx([1], 'i32', [2 ** 31 - 1]), 'lab'), 'lab', 10), /^lab: label 2147483647 at index 0/);
+  throwsData(() => idxLabels(parseIdx(encodeIdx([1], 'f64', [1]), 'lab'), 'lab', 10), /^lab: labels must be integers, found f64$/);
   throwsData(() => checkSameCount('a-images', 5, 'b-labels', 4), /^a-images has 5 images but b-labels has 4 labels/);
 });
 

@@ -1,6 +1,6 @@
 import { matrix, topRows, gatherRows } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
-import type { Dataset } from './dataset.js';
+import type { DataSplits, Dataset } from './dataset.js';
 import { DataError } from './errors.js';
 
 /** The rows of ds at `indices`, in that order, copied into a new Dataset called `name`. */
@@ -42,7 +42,7 @@ function validationName(trainName: string): string {
 export function validationSplit(train: Dataset, size: number, rng: Rng): { train: Dataset; validation: Dataset } {
   const n = train.x.rows;
   const k = resolveSize(size, n, 'validation size');
-  if (k >= n) throw new DataError(`validation size ${k} leaves no training rows: ${train.name} has only ${n}`);
+  if (k >= n) throw new DataError(`validation size ${k} leaves no training rows: ${train.name} has only ${n}; hold out fewer (--validation below ${n})`);
   const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
   const held = order.slice(0, k).sort();
   const kept = order.slice(k).sort();
@@ -63,4 +63,31 @@ export function subset(ds: Dataset, n: number, rng?: Rng): Dataset {
   const out: Dataset = { name: ds.name, x: topRows(ds.x, n), y: topRows(ds.y, n) };
   if (ds.labels) out.labels = ds.labels.subarray(0, n);
   return out;
+}
+
+/**
+ * Checks that splits can be trained and tested on together: no part is empty, and validation and test
+ * have the training set's width, output count and kind (classification or regression), so a mismatch is
+ * refused at load time rather than after a whole epoch. Throws a one-line DataError naming the part.
+ */
+export function checkSplits(splits: DataSplits): void {
+  const { train } = splits;
+  const parts = [train, ...(splits.validation ? [splits.validation] : []), splits.test];
+  for (const ds of parts) {
+    const role = ds === train ? 'training' : ds === splits.test ? 'test' : 'validation';
+    if (ds.x.rows === 0) throw new DataError(`${ds.name} is empty; a ${role} set needs at least one example`);
+    if (ds.y.rows !== ds.x.rows) throw new DataError(`${ds.name}: ${ds.x.rows} inputs but ${ds.y.rows} targets`);
+    if (ds.labels && ds.labels.length !== ds.x.rows) throw new DataError(`${ds.name}: ${ds.x.rows} inputs but ${ds.labels.length} labels`);
+    if (ds === train) continue;
+    if (ds.x.cols !== train.x.cols) {
+      throw new DataError(`${ds.name} has ${ds.x.cols} inputs per example but ${train.name} has ${train.x.cols}; use parts of the same data set`);
+    }
+    if (ds.y.cols !== train.y.cols) {
+      const what = train.labels ? 'classes' : 'outputs';
+      throw new DataError(`${ds.name} has ${ds.y.cols} ${what} but ${train.name} has ${train.y.cols}; use parts of the same data set`);
+    }
+    if (!ds.labels !== !train.labels) {
+      throw new DataError(`${ds.name} and ${train.name} are not both classification sets (one has labels, the other not); use parts of the same data set`);
+    }
+  }
 }
