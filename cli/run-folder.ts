@@ -1,5 +1,6 @@
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeFsError, ensureFolder, removeStaleTemporaries } from '../node/files.js';
 import { UsageError } from './usage-error.js';
 
 /** The files a run writes into its folder. */
@@ -19,31 +20,12 @@ export function prepareRunFolder(out: string, mode: 'new' | 'force' | 'resume', 
     throw new UsageError(`${flag} ${out} already holds files (an earlier run?): choose another ${flag}, add --force to replace the run, or --resume ${out} to continue it`);
   }
   try {
-    mkdirSync(out, { recursive: true });
+    ensureFolder(out);
     accessSync(out, constants.W_OK);
   } catch (err) {
-    throw new UsageError(`${flag} ${out} cannot be used: ${describeFsError(err)}; choose another ${flag}`);
+    const cause = (err as NodeJS.ErrnoException).code ? describeFsError(err) : (err as Error).message.replace(/^.*\((.*)\)$/, '$1');
+    throw new UsageError(`${flag} ${out} cannot be used: ${cause}; choose another ${flag}`);
   }
-  removeStaleTemporaries(out);
+  for (const name of Object.values(RUN_FILES)) removeStaleTemporaries(join(out, name));
   if (mode === 'force') for (const name of Object.values(RUN_FILES)) rmSync(join(out, name), { force: true });
-}
-
-/** Removes NAME.PID.tmp files that a killed process left in `dir` (a live writer's file is never older
- * than the write in progress, and only one run writes to a folder). */
-export function removeStaleTemporaries(dir: string): void {
-  for (const name of readdirSync(dir)) if (/\.\d+\.tmp$/.test(name)) rmSync(join(dir, name), { force: true });
-}
-
-/** A file-system error in words. */
-export function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOTDIR': return 'a part of the path is a file, not a folder';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EROFS': return 'the file system is read-only';
-    case 'ENOSPC': return 'the disk is full';
-    case 'EEXIST': return 'a file of that name is in the way';
-    case 'ENOENT': return 'no such file or folder';
-    default: return (err as Error).message.split('\n')[0];
-  }
 }

@@ -1,8 +1,8 @@
 import {
-  closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync,
+  closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync,
   type Stats,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
 import { DataError } from '../src/data/errors.js';
 
@@ -19,10 +19,31 @@ export function temporaryPath(path: string, pid = process.pid): string {
 /** Creates a folder and any missing parents; a one-line DataError says which folder and why not. */
 export function ensureFolder(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
   } catch (e) {
     throw new DataError(`${dir}: cannot create this folder (${describeFsError(e)})`);
   }
+}
+
+/**
+ * mkdir -p, one component at a time.
+ * NOTE: Node's mkdirSync(…, { recursive: true }) never returns on some virtual file systems (under /proc it
+ * retries ENOENT forever), so the missing folders are made one by one, each failure reported as it is.
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  if (!statSync(at).isDirectory()) {
+    // As mkdir reports it: the folder's own name taken by a file is EEXIST, a file among its parents ENOTDIR.
+    throw Object.assign(new Error(`${at} is not a folder`), { code: missing.length ? 'ENOTDIR' : 'EEXIST' });
+  }
+  for (const folder of missing.reverse()) mkdirSync(folder);
 }
 
 /**
@@ -34,7 +55,7 @@ export function ensureFolder(dir: string): void {
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
   } catch (e) {
     throw new DataError(`${path}: cannot write (cannot create the folder ${dir}: ${describeFsError(e)})`);
   }

@@ -94,7 +94,7 @@ test('numbers: one strict syntax; negative, hexadecimal and absurd values are re
   expectExit(2, [...xor, '--rule', 'fa', '--rule-opt', '__proto__=1'], /--rule-opt __proto__=1: option names are letters and digits/);
   expectExit(2, [...xor, '--rule', 'fa', '--rule-opt', 'sparsity=0x1'], /fa option sparsity must be a number in \[0, 1\), got '0x1'/);
   expectExit(2, [...xor, '--rule', 'wm', '--rule-opt', 'mirrorSteps=0.4'], /wm option mirrorSteps must be an integer ≥ 1, got '0.4'/);
-  expectExit(2, ['train', '--data', 'xor', '--arch', '2-1000000000-2', '--quiet'], /the network 2-1000000000-2 has 3\.00e\+9 parameters, 12\.0 GB of float32 weights .*: choose narrower layers/);
+  expectExit(2, ['train', '--data', 'xor', '--arch', '2-1000000000-2', '--quiet'], /the network 2-1000000000-2 has 5\.00e\+9 parameters, 20\.0 GB of float32 weights .*: choose narrower layers/);
   expectExit(2, ['train', '--data', 'xor', '--arch', '2-100000-100000-2', '--quiet'], /the network 2-100000-100000-2 has 1\.00e\+10 parameters/);
   const out = mkdtempSync(join(tmpdir(), 'ngrad-lr-'));
   expectExit(1, [...xor, '--lr', '1e308', '--epochs', '2', '--out', join(out, 'r')], /training diverged/);
