@@ -21,7 +21,8 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --limit-train N      use only the first N training examples (after the split)
   --limit-test N       use only the first N test examples
   --arch A-B-C         layer widths, e.g. 784-1000-10                             [784-1000-10]
-  --act NAME           hidden activation: tanh, sigmoid, relu, leaky_relu, linear [tanh]
+  --act NAME           hidden activation: tanh, sigmoid, relu, leaky_relu,
+                       hard_sigmoid, linear                                       [tanh]
   --out-act NAME       output activation                                          [linear]
   --loss NAME          softmax_xent or mse                    [softmax_xent for classes, else mse]
   --init NAME          glorot, he, or uniform:OMEGA           [glorot; he for relu]

@@ -2,4 +2,4 @@
 export { createBackend, BACKEND_NAMES } from './backends.js';
 export { loadWasmBackend, findWasm, WasmUnavailableError } from './wasm-loader.js';
 export { loadDataset, DATASET_NAMES, FASHION_MNIST_DIR, type LoadDatasetOptions } from './datasets.js';
-export { writeFileAtomic, saveCheckpoint, loadCheckpoint } from './files.js';
+export { writeFileAtomic, saveCheckpoint, loadCheckpoint, removeStaleTemporaries, ensureFolder, readRegularFile, describeFsError } from './files.js';

@@ -31,7 +31,7 @@ export type { Dataset, DataSplits } from './data/dataset.js';
 export { DataError, isDataError } from './data/errors.js';
 export { parseIdx, encodeIdx, idxImagesToMatrix, idxLabels } from './data/idx.js';
 export { oneHot, classificationSet } from './data/one-hot.js';
-export { validationSplit, subset } from './data/split.js';
+export { validationSplit, subset, checkSplits } from './data/split.js';
 export { xor, twoSpirals, linearTeacher, cafeteria } from './data/synthetic.js';
 export { syntheticTask, isSyntheticTask, SYNTHETIC_TASKS, type SyntheticTask } from './data/tasks.js';
 
@@ -44,4 +44,6 @@ export { denseLayer } from './nn/dense.js';
 export type { Layer, LayerParams } from './nn/layer.js';
 export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedule.js';
 export { TrainingDivergedError, type TrainEvent, type EventSink } from './train/events.js';
-export { encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
+export { encodeCheckpoint, decodeCheckpoint, crc32c } from './checkpoint.js';
+export { datasetFingerprint } from './data/fingerprint.js';
+export { sampleBernoulli } from './tensor/sampling.js';

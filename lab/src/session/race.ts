@@ -1,6 +1,6 @@
 import {
-  createTrainer, createWorkspace, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, forward, matrix, runStreams, softmax,
-  TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Workspace,
+  createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax,
+  TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
 import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type TaskInfo, type TickReport } from '../protocol.js';
@@ -29,7 +29,7 @@ export class Race {
   private readonly stream: BatchStream;
   private readonly batch: number;
   private readonly grid: Matrix | null;
-  private gridWorkspace: Workspace | null = null;
+  private gridPredictor: Predictor | null = null;
   private steps = 0;
 
   constructor(private readonly settings: Settings, private readonly data: DataSplits, private readonly backend: Backend) {
@@ -109,8 +109,8 @@ export class Race {
   private surface(e: Entrant): Float32Array | null {
     if (!this.grid) return null;
     const net = e.trainer.state.net;
-    this.gridWorkspace ??= createWorkspace(net.spec, this.grid.rows); // every rule's network has one spec
-    const out = forward(this.backend, net, this.grid, this.gridWorkspace);
+    this.gridPredictor ??= modelFor(net).createPredictor(net, this.grid.rows); // every rule's network has one spec
+    const out = this.gridPredictor.predict(this.backend, net, this.grid);
     const p = matrix(out.rows, out.cols);
     softmax(out, p);
     return Float32Array.from({ length: p.rows }, (_, i) => p.data[2 * i + 1]);
