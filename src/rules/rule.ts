@@ -33,6 +33,8 @@ export interface Locality {
 export interface TrainableGroup {
   /** Unique within the rule; names the group in checkpoints and in the run's group settings. */
   name: string;
+  /** NOTE: the loop asks for the groups once per state object, so these must stay the same arrays for as
+   * long as the rule keeps returning that state object (a rule that reallocates returns a new state). */
   params: readonly Param[];
   /** 'run': the run's scheduled learning rate; a number: this fixed rate. */
   lr: 'run' | number;

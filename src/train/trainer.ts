@@ -10,7 +10,7 @@ import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
-import { checkGroupSettings, resolveGroup, singleStage, type Stage } from './stage.js';
+import { checkGroupSettings, resolveGroup, singleStage, type ResolvedGroup, type Stage } from './stage.js';
 
 export interface TrainConfig {
   /** Number of passes over the training set. */
@@ -103,6 +103,7 @@ export class Trainer {
   private readonly orderRng: Rng;
   private ruleRng: Rng;
   private reference: BackpropReference | null = null;
+  private groupCache: { ruleState: unknown; stage: number; groups: readonly ResolvedGroup[] } | null = null;
   private sink: EventSink = () => {};
 
   constructor(
@@ -211,10 +212,9 @@ export class Trainer {
     this.params.forEach((p, i) => {
       if (!trains || trains.includes(this.paramLayer[i])) be.axpby(-lr, direction[i], 1, p.value);
     });
-    for (const declared of rule.groups?.(state.ruleState) ?? []) {
-      const updates = result.groupGrads?.[declared.name];
+    for (const { group, optimizer, fixedLr } of this.resolvedGroups()) {
+      const updates = result.groupGrads?.[group.name];
       if (!updates) continue;
-      const { group, optimizer, fixedLr } = resolveGroup(declared, this.stage);
       if (updates.length !== group.params.length) {
         throw new Error(`rule '${rule.id}' proposed ${updates.length} updates for group '${group.name}' of ${group.params.length} tensors`);
       }
@@ -226,6 +226,16 @@ export class Trainer {
     // NOTE: kept in step with every update, so `state` is a consistent snapshot between any two batches.
     state.ruleRng = this.ruleRng.getState();
     return result.loss;
+  }
+
+  /** The rule's groups with the stage's settings, made once per rule-state object (see TrainableGroup). */
+  private resolvedGroups(): readonly ResolvedGroup[] {
+    const { ruleState, stage } = this.state;
+    const cached = this.groupCache;
+    if (cached && cached.ruleState === ruleState && cached.stage === stage) return cached.groups;
+    const groups = (this.rule.groups?.(ruleState) ?? []).map((g) => resolveGroup(g, this.stage));
+    this.groupCache = { ruleState, stage, groups };
+    return groups;
   }
 
   private backpropReference(): BackpropReference {
