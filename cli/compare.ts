@@ -30,7 +30,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const optionsByRule = splitRuleOptions(inv.run.ruleOptions, rules, 'in compare');
   const out = runFolder(inv, 'compare');
   prepareRunFolder(out, inv.force ? 'force' : 'new');
-  for (const rule of rules) prepareRunFolder(join(out, rule), inv.force ? 'force' : 'new', `--out ${out}: the folder for ${rule},`);
+  for (const rule of rules) prepareRunFolder(join(out, rule), inv.force ? 'force' : 'new');
   const { backend, note } = openBackend(inv.backend, inv.threads);
   if (note && !inv.quiet) process.stderr.write(`${note}\n`);
   const data = loadData(inv);

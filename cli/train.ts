@@ -5,6 +5,7 @@ import { loadCheckpoint } from '../node/files.js';
 import { loadDataset } from '../node/datasets.js';
 import type { Backend } from '../src/tensor/backend.js';
 import type { DataSplits } from '../src/data/dataset.js';
+import { isDataError } from '../src/data/errors.js';
 import { datasetFingerprint } from '../src/data/fingerprint.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { runStreams, type Trainer, type TrainState } from '../src/train/trainer.js';
@@ -69,6 +70,7 @@ export function readSavedRun(path: string): SavedRun {
   try {
     saved = loadCheckpoint(path) as SavedRun;
   } catch (err) {
+    if (isDataError(err)) throw err; // a corrupt or unreadable file: one line naming it, exit 2
     throw new UsageError((err as Error).message);
   }
   if (saved?.format !== 'ngrad-checkpoint' || !saved.state?.net || !saved.run) {

@@ -100,10 +100,22 @@ test('numbers: one strict syntax; negative, hexadecimal and absurd values are re
   expectExit(1, [...xor, '--lr', '1e308', '--epochs', '2', '--out', join(out, 'r')], /training diverged/);
 });
 
-test('--resume takes only its own flags; a missing checkpoint is named', () => {
+test('--resume takes only its own flags; a missing, corrupt or truncated checkpoint is named, exit 2', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ngrad-resume-'));
   expectExit(2, ['train', '--resume', dir], /--resume .*: no checkpoint\.ngrad there/);
   expectExit(2, ['train', '--resume', dir, '--lr', '0.1'], /--resume continues the run as it was saved; it takes only --backend, --threads, --quiet, --json, not --lr/);
+  const run = join(dir, 'run'), file = join(run, 'checkpoint.ngrad');
+  assert.equal(ngrad(['train', '--data', 'xor', '--arch', '2-8-2', '--batch', '4', '--epochs', '3', '--out', run, '--quiet']).status, 0);
+  const good = readFileSync(file);
+  const flipped = Buffer.from(good);
+  flipped[flipped.length - 5] ^= 0x10; // a byte of the last blob
+  for (const [what, bytes] of [['flipped', flipped], ['truncated', good.subarray(0, good.length - 9)], ['extended', Buffer.concat([good, Buffer.from('junk')])]] as const) {
+    writeFileSync(file, bytes);
+    const one = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not a readable ngrad checkpoint`);
+    const r1 = expectExit(2, ['train', '--resume', run], one);
+    const r2 = expectExit(2, ['eval', '--checkpoint', file], one);
+    for (const r of [r1, r2]) assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
+  }
 });
 
 test('stages from the command line: rule R for E epochs on layers L, then the next', () => {
