@@ -2,7 +2,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseActivation } from '../src/nn/activations.js';
 import { parseInit, type InitSpec } from '../src/nn/init.js';
 import { LOSS_KINDS, type LossKind } from '../src/nn/losses.js';
-import { parseArch } from '../src/nn/network.js';
+import { architectureSpec } from '../src/nn/network.js';
+import { ARCH_GRAMMAR } from '../src/nn/layer-spec.js';
 import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from '../src/optim/optimizer.js';
 import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
 import type { RuleOptions } from '../src/rules/rule.js';
@@ -20,7 +21,7 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --validation N       hold out N training examples as a validation set           [0]
   --limit-train N      use only the first N training examples (after the split)
   --limit-test N       use only the first N test examples
-  --arch A-B-C         layer widths, e.g. 784-1000-10                             [784-1000-10]
+  --arch A-B-C         the layers, e.g. 784-1000-10 or 1x28x28-c6k5p2-pool2-120-10 (below) [784-1000-10]
   --act NAME           hidden activation: tanh, sigmoid, relu, leaky_relu,
                        hard_sigmoid, linear                                       [tanh]
   --out-act NAME       output activation                                          [linear]
@@ -49,7 +50,8 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
                        --threads, --quiet and --json; the saved backend by default)
   --json               print the summary as JSON on the last line of stdout
   --quiet              no progress output
-Numbers are decimal (1, 0.5, 1e-3); whole numbers have no fraction or exponent.`;
+Numbers are decimal (1, 0.5, 1e-3); whole numbers have no fraction or exponent.
+${ARCH_GRAMMAR.replace(/^an architecture/, 'An architecture (--arch)')}`;
 
 export interface TrainInvocation {
   run: RunConfig;
@@ -143,7 +145,7 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
       ...(stages ? { stages } : {}),
       ...(Object.keys(groups).length ? { groups } : {}),
       spec: {
-        sizes: guard(() => parseArch(values.arch)),
+        ...guard(() => architectureSpec(values.arch)),
         hidden,
         output: guard(() => parseActivation(values['out-act'])),
         leakySlope: 0.01,

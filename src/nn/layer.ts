@@ -38,6 +38,7 @@ export interface Layer {
   forward(be: Backend, p: LayerParams, x: Matrix, z: Matrix): void;
   /** Parameter gradients from the error dz at the layer's pre-activation, given its input x. Overwrites grad. */
   paramGrads(be: Backend, dz: Matrix, x: Matrix, grad: LayerParams): void;
-  /** Error at the input, dx = (∂z/∂x)ᵀ dz computed with `feedback` (W's shape) in place of W. Overwrites dx. */
-  inputError(be: Backend, dz: Matrix, feedback: Matrix, dx: Matrix): void;
+  /** Error at the input, dx = (∂z/∂x)ᵀ dz computed with `feedback` (W's shape) in place of W, given the
+   * layer's input x of the forward pass (max pooling routes the error to each window's maximum). Overwrites dx. */
+  inputError(be: Backend, dz: Matrix, feedback: Matrix, dx: Matrix, x: Matrix): void;
 }

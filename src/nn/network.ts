@@ -7,6 +7,9 @@ import type { InitSpec } from './init.js';
 import type { Layer } from './layer.js';
 import type { LossKind } from './losses.js';
 import type { ModelKind } from './model.js';
+import { conv2dLayer, local2dLayer } from './conv2d.js';
+import { layerOutputShape, parseArchitecture, type LayerSpec } from './layer-spec.js';
+import { pool2dLayer } from './pool2d.js';
 
 /** What a multi-layer perceptron is, independent of its parameter values. */
 export interface NetworkSpec {
@@ -22,6 +25,11 @@ export interface NetworkSpec {
   init: InitSpec;
   /** How the network predicts (nn/model.ts); feed-forward when absent. */
   model?: ModelKind;
+  /** The layers, when not all dense on a flat input (conv, locally connected, pooling; nn/layer-spec.ts);
+   * sizes then holds each layer's flattened output size. Absent: dense layers sizes[l] → sizes[l+1]. */
+  layers?: LayerSpec[];
+  /** The input's per-example shape, e.g. [1, 28, 28], with `layers`. */
+  inputShape?: number[];
 }
 
 /** A network is its spec plus plain parameter data: layers[l] maps sizes[l] → sizes[l+1]. */
@@ -52,10 +60,34 @@ const layerCache = new WeakMap<NetworkSpec, readonly Layer[]>();
 export function networkLayers(spec: NetworkSpec): readonly Layer[] {
   let layers = layerCache.get(spec);
   if (!layers) {
-    layers = spec.sizes.slice(1).map((out, l) => denseLayer(spec.sizes[l], out));
+    layers = spec.layers ? imageLayers(spec.layers, spec.inputShape ?? [spec.sizes[0]]) : spec.sizes.slice(1).map((out, l) => denseLayer(spec.sizes[l], out));
+    const sizes = [layers[0].inSize, ...layers.map((layer) => layer.outSize)];
+    if (sizes.join('-') !== spec.sizes.join('-')) {
+      throw new Error(`the spec's sizes ${spec.sizes.join('-')} do not match its layers (${sizes.join('-')})`);
+    }
     layerCache.set(spec, layers);
   }
   return layers;
+}
+
+function imageLayers(specs: readonly LayerSpec[], inputShape: readonly number[]): Layer[] {
+  let shape = inputShape;
+  return specs.map((s) => {
+    const size = shape.reduce((n, d) => n * d, 1);
+    const layer = s.kind === 'dense' ? denseLayer(size, s.out)
+      : s.kind === 'conv2d' ? conv2dLayer(shape, s.out, s.k, s.stride, s.pad)
+        : s.kind === 'local2d' ? local2dLayer(shape, s.out, s.k, s.stride, s.pad)
+          : pool2dLayer(shape, s.mode, s.k, s.stride);
+    shape = layerOutputShape(s, shape);
+    return layer;
+  });
+}
+
+/** The spec's layer fields for an --arch text: sizes, and the layers when they are not all dense. */
+export function architectureSpec(text: string): Pick<NetworkSpec, 'sizes' | 'layers' | 'inputShape'> {
+  const arch = parseArchitecture(text);
+  if (arch.inputShape.length === 1 && arch.layers.every((l) => l.kind === 'dense')) return { sizes: arch.sizes };
+  return { sizes: arch.sizes, layers: arch.layers, inputShape: arch.inputShape };
 }
 
 /** Refuses a network whose parameters would not fit in memory, before anything is allocated. */
@@ -98,6 +130,7 @@ export function paramList(layers: readonly DenseParams[]): Param[] {
 }
 
 export function layerActivation(spec: NetworkSpec, l: number): ActivationKind {
+  if (spec.layers?.[l]?.kind === 'pool2d') return 'linear'; // pooling passes activities on unchanged
   return l === spec.sizes.length - 2 ? spec.output : spec.hidden;
 }
 
@@ -166,6 +199,6 @@ export function backward(
   for (let l = layers.length - 1; l >= 0; l--) {
     be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
     kinds[l].paramGrads(be, ws.dz[l], layerInput(x, ws, l), grads[l]);
-    if (l > 0) kinds[l].inputError(be, ws.dz[l], feedback(l), ws.dh[l - 1]);
+    if (l > 0) kinds[l].inputError(be, ws.dz[l], feedback(l), ws.dh[l - 1], layerInput(x, ws, l));
   }
 }

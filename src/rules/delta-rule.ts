@@ -1,7 +1,7 @@
 import { matrix, type Matrix } from '../tensor/matrix.js';
-import { denseForward, denseParamGrads, type DenseParams } from '../nn/dense.js';
+import type { DenseParams } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
-import { forward, layerActivation, layerInput } from '../nn/network.js';
+import { forward, layerActivation, layerInput, networkLayers } from '../nn/network.js';
 import { positiveNumber } from './perturbation.js';
 import { checkRuleOptions, type Batch, type LearningRule, type RuleContext, type RuleOptions } from './rule.js';
 
@@ -75,7 +75,7 @@ export function deltaRule(options: RuleOptions = {}): LearningRule<DeltaRuleStat
       if (caseLr === null) {
         // Widrow & Hoff 1960: ∂E/∂w = Σ_n (y_n − t_n) x_n, here the mean over the batch (ws.dh is divided by it).
         be.activateBackward(layerActivation(net.spec, top), ws.z[top].data, ws.h[top].data, ws.dh[top].data, ws.dz[top].data, net.spec.leakySlope);
-        denseParamGrads(be, ws.dz[top], layerInput(batch.x, ws, top), ctx.grads[top]);
+        networkLayers(net.spec)[top].paramGrads(be, ws.dz[top], layerInput(batch.x, ws, top), ctx.grads[top]);
       } else {
         const W = net.layers[top].W;
         if (!scratch || scratch.params.W.rows !== W.rows || scratch.params.W.cols !== W.cols) scratch = onlineScratch(net.layers[top]);
@@ -115,7 +115,7 @@ function onlineSequence(ctx: RuleContext, batch: Batch, caseLr: number, s: Onlin
   const row = (m: Matrix, n: number): Matrix => ({ rows: 1, cols: m.cols, data: m.data.subarray(n * m.cols, (n + 1) * m.cols) });
   for (let n = 0; n < batch.x.rows; n++) {
     const x = row(input, n);
-    denseForward(be, s.params, x, s.z);
+    networkLayers(net.spec)[top].forward(be, s.params, x, s.z);
     be.activate(act, s.z.data, s.h.data, net.spec.leakySlope);
     lossAndGrad(net.spec.loss, s.h, row(batch.y, n), s.dh); // one row: the case's own loss gradient
     be.activateBackward(act, s.z.data, s.h.data, s.dh.data, s.dz.data, net.spec.leakySlope);

@@ -1,6 +1,6 @@
 import { matrix, type Matrix } from '../tensor/matrix.js';
-import { layerActivation } from '../nn/network.js';
-import { denseInputError, denseParamGrads } from '../nn/dense.js';
+import { layerActivation, networkLayers } from '../nn/network.js';
+import { denseInputError } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
 import { forward, layerInput } from '../nn/network.js';
 import { norm } from '../tensor/vector.js';
@@ -46,11 +46,12 @@ export function directFeedbackAlignment(options: RuleOptions = {}): LearningRule
       const loss = lossAndGrad(spec.loss, out, batch.y, ws.dh[L - 1]);
       const e = ws.dz[L - 1];
       be.activateBackward(layerActivation(spec, L - 1), ws.z[L - 1].data, ws.h[L - 1].data, ws.dh[L - 1].data, e.data, spec.leakySlope);
-      denseParamGrads(be, e, layerInput(batch.x, ws, L - 1), ctx.grads[L - 1]);
+      const kinds = networkLayers(spec);
+      kinds[L - 1].paramGrads(be, e, layerInput(batch.x, ws, L - 1), ctx.grads[L - 1]);
       for (let l = 0; l < L - 1; l++) {
         denseInputError(be, e, state.D[l], ws.dh[l]); // δh_l = e·D_l
         be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
-        denseParamGrads(be, ws.dz[l], layerInput(batch.x, ws, l), ctx.grads[l]);
+        kinds[l].paramGrads(be, ws.dz[l], layerInput(batch.x, ws, l), ctx.grads[l]);
       }
       return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };
     },

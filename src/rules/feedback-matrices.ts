@@ -19,10 +19,11 @@ export function readFeedbackInit(options: { dist?: unknown; scale?: unknown }): 
   return { dist, scale };
 }
 
-/** A random matrix of W_l's shape for every layer but the first, whose error goes nowhere (null). */
+/** A random matrix of W_l's shape for every layer but the first, whose error goes nowhere, and but layers
+ * without weights (pooling), whose error needs none (null for both). */
 export function randomFeedback(net: Network, init: FeedbackInit, rng: Rng): (Matrix | null)[] {
   return net.layers.map((layer, l) => {
-    if (l === 0) return null;
+    if (l === 0 || layer.W.data.length === 0) return null;
     const B = matrix(layer.W.rows, layer.W.cols);
     fillRandom(B.data, init, rng);
     if (init.scale === 0) scaleToNorm(B.data, norm(layer.W.data));

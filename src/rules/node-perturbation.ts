@@ -1,8 +1,7 @@
 import { matrix, topRows, type Matrix } from '../tensor/matrix.js';
 import type { Backend } from '../tensor/backend.js';
-import { denseForward, denseParamGrads } from '../nn/dense.js';
 import { lossAndGrad, rowLosses } from '../nn/losses.js';
-import { forward, layerActivation, layerInput, type Network } from '../nn/network.js';
+import { forward, layerActivation, layerInput, networkLayers, type Network } from '../nn/network.js';
 import { passesPerSample, readPerturbationConfig, type PerturbationState } from './perturbation.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
@@ -67,7 +66,8 @@ export function nodePerturbation(options: RuleOptions = {}): LearningRule<NodePe
           }
         }
       }
-      for (let l = 0; l < L; l++) denseParamGrads(be, delta[l], layerInput(batch.x, ws, l), ctx.grads[l]);
+      const kinds = networkLayers(net.spec);
+      for (let l = 0; l < L; l++) kinds[l].paramGrads(be, delta[l], layerInput(batch.x, ws, l), ctx.grads[l]);
       return { loss, grads: ctx.grads, state: { forwardPasses: state.forwardPasses + 1 + samples * passesPerSample(config) } };
     },
   };
@@ -76,9 +76,10 @@ export function nodePerturbation(options: RuleOptions = {}): LearningRule<NodePe
 /** z̃_l = W_l h̃_{l−1} + b_l ± ν_l, h̃_l = f_l(z̃_l); returns the noisy output (a view into pass). */
 function noisyForward(be: Backend, net: Network, x: Matrix, pass: NoisyPass, sign: 1 | -1): Matrix {
   const { spec, layers } = net;
+  const kinds = networkLayers(spec);
   let input = x;
   for (let l = 0; l < layers.length; l++) {
-    denseForward(be, layers[l], input, pass.z[l]);
+    kinds[l].forward(be, layers[l], input, pass.z[l]);
     be.axpby(sign, pass.nu[l].data, 1, pass.z[l].data);
     be.activate(layerActivation(spec, l), pass.z[l].data, pass.h[l].data, spec.leakySlope);
     input = pass.h[l];

@@ -31,7 +31,7 @@ export function signSymmetry(options: RuleOptions = {}): LearningRule<SignSymmet
     id: 'sign',
     locality: { weightTransport: true, note: 'the feedback reads sign(W) (and mean |W|) of the forward weights at every step' },
     init(net, rng) {
-      const F = net.layers.map((p, l) => (l === 0 ? null : matrix(p.W.rows, p.W.cols)));
+      const F = net.layers.map((p, l) => (l === 0 || p.W.data.length === 0 ? null : matrix(p.W.rows, p.W.cols)));
       const M = magnitude === 'fixed'
         ? F.map((f) => (f ? { ...f, data: absNormal(rng, f.data.length) } : null))
         : null;

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lossAndGrad } from '../src/nn/losses.js';
+import { architectureSpec, createNetwork, createWorkspace, forward, networkLayers, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { parseArchitecture } from '../src/nn/layer-spec.js';
+import { col2im, im2col, patchGeometry } from '../src/nn/im2col.js';
+import { Rng } from '../src/random.js';
+import { backprop } from '../src/rules/backprop.js';
+import { RULE_IDS, createRule } from '../src/rules/registry.js';
+import type { FeedbackAlignmentState } from '../src/rules/feedback-alignment.js';
+import { oneHot } from '../src/data/one-hot.js';
+import { cloneMatrix } from '../src/tensor/matrix.js';
+import { availableBackends, maxAbsDiff, randomMatrix } from './helpers.js';
+
+const close = (fd: number, g: number, what: string) =>
+  assert.ok(Math.abs(fd - g) <= 3e-4 + 2e-2 * Math.max(Math.abs(fd), Math.abs(g)), `${what}: finite difference ${fd} vs analytic ${g}`);
+
+/** Odd shapes on purpose: strides that do not divide, padding, overlapping and cut-off pooling windows. */
+const ARCHS = [
+  '2x7x6-c3k3s2p1-maxpool2-5-4',
+  '1x5x5-lc2k3s1p1-avgpool2s1-4',
+  '3x6x5-c4k2-avgpool3s1-lc2k2s1-4',
+  '1x9x7-c2k3s2-maxpool3s2-4',
+];
+
+const specOf = (arch: string, hidden: NetworkSpec['hidden'] = 'tanh'): NetworkSpec => ({
+  ...architectureSpec(arch), hidden, output: 'linear', leakySlope: 0.1, loss: 'softmax_xent', init: { kind: 'uniform', omega: 0.8 },
+});
+
+test('architectures: LeNet-5 and Bartunov et al.\'s locally connected net parse to the published shapes', () => {
+  const lenet = parseArchitecture('1x28x28-c6k5p2-pool2-c16k5-pool2-120-84-10');
+  assert.deepEqual(lenet.shapes, [[6, 28, 28], [6, 14, 14], [16, 10, 10], [16, 5, 5], [120], [84], [10]]);
+  assert.deepEqual(lenet.sizes, [784, 4704, 1176, 1600, 400, 120, 84, 10]);
+  const lc = parseArchitecture('1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10');
+  assert.deepEqual(lc.shapes, [[32, 14, 14], [64, 7, 7], [1024], [10]]);
+  assert.deepEqual(architectureSpec('784-1000-10'), { sizes: [784, 1000, 10] }, 'dense architectures keep the plain spec');
+  const layers = networkLayers(specOf('1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10'));
+  assert.deepEqual(layers.map((l) => [l.kind, l.weightShape.rows, l.weightShape.cols, l.biasSize]),
+    [['local2d', 196 * 32, 9, 32 * 196], ['local2d', 49 * 64, 288, 64 * 49], ['dense', 1024, 3136, 1024], ['dense', 10, 1024, 10]]);
+  for (const [bad, why] of [
+    ['1x28x28-c6k5-pool2', /the last layer must be dense/],
+    ['784-c6k5-10', /needs an image input \[channels, height, width\]/],
+    ['1x4x4-c2k5-10', /with k=5 does not fit an input of 4×4/],
+    ['1x28x28-c6q5-10', /'c6q5' is not a layer/],
+    ['1x0x28-10', /'1x0x28' is not an input size/],
+  ] as const) assert.throws(() => parseArchitecture(bad), why);
+});
+
+test('im2col and col2im are adjoint: <im2col(x), y> = <x, col2im(y)>', () => {
+  const rng = Rng.fromSeed(2);
+  for (const [shape, k, s, p] of [[[2, 7, 6], 3, 2, 1], [[3, 5, 5], 2, 1, 0], [[1, 9, 7], 4, 3, 2]] as const) {
+    const g = patchGeometry(shape, k, s, p);
+    const x = rng.fillNormal(new Float32Array(shape[0] * shape[1] * shape[2]), 0, 1);
+    const rows = g.oh * g.ow, K = shape[0] * k * k;
+    const cols = new Float32Array(rows * K), y = rng.fillNormal(new Float32Array(rows * K), 0, 1), back = new Float32Array(x.length);
+    im2col(g, x, 0, cols, (q) => q);
+    col2im(g, y, (q) => q, back, 0);
+    const lhs = cols.reduce((acc, v, i) => acc + v * y[i], 0), rhs = x.reduce((acc, v, i) => acc + v * back[i], 0);
+    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${lhs} vs ${rhs}`);
+  }
+});
+
+for (const be of availableBackends()) {
+  test(`backprop through conv, locally connected and pooling layers equals finite differences (${be.name})`, () => {
+    const rng = Rng.fromSeed(5);
+    for (const arch of ARCHS) {
+      const spec = specOf(arch);
+      const net = createNetwork(spec, rng);
+      const x = randomMatrix(3, spec.sizes[0], rng);
+      const y = oneHot(new Int32Array([0, 3, 1]), 4);
+      const ws = createWorkspace(spec, 3), grads = zerosLike(net.layers);
+      backprop().step({ backend: be, net, ws, rng, grads }, {}, { x, y });
+      const lossAt = () => lossAndGrad(spec.loss, forward(be, net, x, createWorkspace(spec, 3)), y, null);
+      net.layers.forEach((p, l) => {
+        for (const [name, values, g] of [['W', p.W.data, grads[l].W.data], ['b', p.b, grads[l].b]] as const) {
+          // Every value of small tensors, a spread of 25 of large ones.
+          const step = Math.max(1, Math.floor(values.length / 25));
+          for (let i = 0; i < values.length; i += step) {
+            const keep = values[i], eps = 1e-2;
+            values[i] = keep + eps;
+            const up = lossAt();
+            values[i] = keep - eps;
+            const down = lossAt();
+            values[i] = keep;
+            close((up - down) / (2 * eps), g[i], `${arch} layer ${l + 1} ${name}[${i}]`);
+          }
+        }
+      });
+    }
+  });
+}
+
+test('every backend agrees with js on conv, locally connected and pooling layers (forward, gradients, input errors)', () => {
+  const [js, ...others] = availableBackends();
+  for (const arch of ARCHS) {
+    const spec = specOf(arch);
+    const rng = Rng.fromSeed(8);
+    const net = createNetwork(spec, rng);
+    const x = randomMatrix(5, spec.sizes[0], rng), y = oneHot(new Int32Array([0, 1, 2, 3, 0]), 4);
+    const run = (be: typeof js) => {
+      const ws = createWorkspace(spec, 5), grads = zerosLike(net.layers);
+      backprop().step({ backend: be, net, ws, rng: Rng.fromSeed(0), grads }, {}, { x, y });
+      return { out: cloneMatrix(ws.h[ws.h.length - 1]).data, grads, signals: ws.dh.map((m) => m.data.slice()) };
+    };
+    const ref = run(js);
+    for (const be of others) {
+      const got = run(be);
+      assert.ok(maxAbsDiff(got.out, ref.out) < 1e-4, `${arch} ${be.name} output`);
+      got.grads.forEach((g, l) => {
+        assert.ok(maxAbsDiff(g.W.data, ref.grads[l].W.data) < 1e-4, `${arch} ${be.name} dW${l + 1}`);
+        assert.ok(maxAbsDiff(g.b, ref.grads[l].b) < 1e-4, `${arch} ${be.name} db${l + 1}`);
+      });
+      got.signals.forEach((s, l) => assert.ok(maxAbsDiff(s, ref.signals[l]) < 1e-4, `${arch} ${be.name} δh${l + 1}`));
+    }
+  }
+});
+
+test('feedback alignment with kernels B := W is exactly backprop on conv and locally connected nets', () => {
+  const be = availableBackends()[0];
+  for (const arch of ARCHS) {
+    const spec = specOf(arch);
+    const rng = Rng.fromSeed(4);
+    const net = createNetwork(spec, rng);
+    const fa = createRule('fa');
+    const state = fa.init(net, rng.split()) as FeedbackAlignmentState;
+    state.B = state.B.map((B, l) => (B ? cloneMatrix(net.layers[l].W) : null));
+    const x = randomMatrix(4, spec.sizes[0], rng), y = oneHot(new Int32Array([0, 1, 2, 3]), 4);
+    const step = (rule: typeof fa, s: unknown) => {
+      const grads = zerosLike(net.layers);
+      rule.step({ backend: be, net, ws: createWorkspace(spec, 4), rng: Rng.fromSeed(1), grads }, s, { x, y });
+      return grads;
+    };
+    assert.deepEqual(step(fa, state), step(backprop(), {}), arch);
+    assert.ok(state.B.some((B, l) => B && net.layers[l].W.data.length > 0), 'the net has feedback kernels');
+    const random = fa.init(net, Rng.fromSeed(9));
+    assert.notDeepEqual(step(fa, random), step(backprop(), {}), `${arch}: random kernels differ from backprop`);
+  }
+});
+
+test('every registered rule steps a convolutional net: finite updates shaped like the parameters', () => {
+  const be = availableBackends()[0];
+  const spec = specOf('1x6x6-c3k3-maxpool2-lc2k2-4');
+  for (const id of RULE_IDS) {
+    const rng = Rng.fromSeed(6);
+    const net = createNetwork(spec, rng);
+    const rule = createRule(id);
+    const state = rule.init(net, rng.split(), { trainExamples: 4 });
+    rule.prepareParams?.(net.layers, state);
+    const grads = zerosLike(net.layers);
+    const x = randomMatrix(4, spec.sizes[0], rng), y = oneHot(new Int32Array([0, 1, 2, 3]), 4);
+    const result = rule.step({ backend: be, net, ws: createWorkspace(spec, 4), rng: rng.split(), grads }, state, { x, y });
+    assert.ok(Number.isFinite(result.loss), `${id}: finite loss`);
+    result.grads.forEach((g, l) => {
+      assert.deepEqual([g.W.rows, g.W.cols, g.b.length], [net.layers[l].W.rows, net.layers[l].W.cols, net.layers[l].b.length], `${id} layer ${l + 1}`);
+      assert.ok(g.W.data.every(Number.isFinite) && g.b.every(Number.isFinite), `${id} layer ${l + 1}: finite`);
+      if (id !== 'delta' && g.W.data.length) assert.ok(g.W.data.some((v) => v !== 0), `${id} layer ${l + 1}: learns`);
+    });
+  }
+});
