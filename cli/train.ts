@@ -159,7 +159,8 @@ function formatSummary(s: RunSummary): string {
   ];
   for (const a of s.angles) {
     const fb = a.feedback === null ? '' : `, ∠(B, Wᵀ) ${a.feedback.toFixed(1)}°`;
-    lines.push(`  layer ${a.layer}: ∠(update, gradient) ${a.update.toFixed(1)}°${fb}`);
+    const update = Number.isFinite(a.update) ? `${a.update.toFixed(1)}°` : '— (no parameters)';
+    lines.push(`  layer ${a.layer}: ∠(update, gradient) ${update}${fb}`);
   }
   return `${lines.join('\n')}\n`;
 }
