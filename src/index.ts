@@ -39,7 +39,8 @@ export { Trainer, DEFAULT_TRAIN, initialState, runStreams, singleStageTrainer, c
 export { createTrainer, seededTrainer, runStages, totalEpochs, type RunConfig, type StageConfig } from './train/run.js';
 export { singleStage, type Stage, type GroupSettings } from './train/stage.js';
 export { feedForwardModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
-export { networkLayers, checkNetworkSize } from './nn/network.js';
+export { networkLayers, checkNetworkSize, architectureSpec } from './nn/network.js';
+export { parseArchitecture, ARCH_GRAMMAR, type LayerSpec, type Architecture } from './nn/layer-spec.js';
 export { denseLayer } from './nn/dense.js';
 export type { Layer, LayerParams } from './nn/layer.js';
 export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedule.js';

@@ -27,6 +27,10 @@ export interface TaskInfo {
   points: { xy: Float32Array; labels: Int32Array; extent: [number, number, number, number] } | null;
   /** For image tasks: the side of the square images. */
   imageSide: number | null;
+  /** For image tasks: the side of each first-layer field drawn (the image side for a dense first layer, the
+   * kernel size for a convolutional or locally connected one), and whether they are kernels. */
+  fieldSide: number | null;
+  fieldsAreKernels: boolean;
   trainSize: number;
   testSize: number;
   /** The backend the worker trains on: 'wasm' when the server has the kernels, else 'js'. */
@@ -52,7 +56,7 @@ export interface RuleReport {
   angles: AngleReport | null;
   /** 2-D tasks: p(class 1) on a SURFACE_GRID × SURFACE_GRID grid over TaskInfo.points.extent, rows from the top. */
   surface: Float32Array | null;
-  /** Image tasks: the incoming weights of the first FIELD_COUNT hidden units, each imageSide² long. */
+  /** Image tasks: the incoming weights of the first FIELD_COUNT hidden units (or kernels), each fieldSide² long. */
   fields: Float32Array | null;
 }
 

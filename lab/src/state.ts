@@ -18,7 +18,8 @@ export interface Settings {
   panel: PanelId;
   /** The task the Compare and Inside panels train on. */
   task: TaskId;
-  /** Hidden layer widths joined by '-', e.g. '16' or '100-100'; input and output widths come from the task. */
+  /** Hidden layers joined by '-': widths ('16', '100-100') or, on image tasks, also convolution, locally
+   * connected and pooling layers in --arch's grammar ('c6k5s2-pool2-32'); input and output come from the task. */
   hidden: string;
   /** Non-linearity of the hidden layers. */
   act: ActivationKind;
@@ -75,6 +76,10 @@ function numberIn(key: string, min: number, max: number, fallback: number, integ
 
 const MAX_WIDTH = 1024;
 const MAX_HIDDEN_LAYERS = 4;
+/** Dense and image layers together (LeNet-5's hidden part has six). */
+const MAX_LAYERS = 6;
+/** A convolution, locally connected or pooling layer small enough for the browser (--arch's grammar). */
+const IMAGE_LAYER = /^((c|lc)([1-9]|[1-5]\d|6[0-4])k[1-9](s[1-9])?(p[0-4])?|(max|avg)?pool[1-9](s[1-9])?)$/;
 
 export const FIELDS: FieldTable = {
   panel: oneOf('panel', PANELS, 'compare'),
@@ -83,11 +88,13 @@ export const FIELDS: FieldTable = {
     key: 'hidden', fallback: '16',
     parse: (t) => {
       const parts = t.split('-');
-      if (parts.length > MAX_HIDDEN_LAYERS || parts.some((p) => !/^\d{1,4}$/.test(p) || +p < 1 || +p > MAX_WIDTH)) return undefined;
-      return parts.map(Number).join('-');
+      const dense = parts.filter((p) => /^\d+$/.test(p)).length;
+      if (parts.length > MAX_LAYERS || dense > MAX_HIDDEN_LAYERS) return undefined;
+      const ok = parts.every((p) => (/^\d{1,4}$/.test(p) && +p >= 1 && +p <= MAX_WIDTH) || IMAGE_LAYER.test(p));
+      return ok ? parts.map((p) => (/^\d+$/.test(p) ? String(Number(p)) : p)).join('-') : undefined;
     },
     format: (v) => v,
-    hint: `expected 1–${MAX_HIDDEN_LAYERS} widths from 1 to ${MAX_WIDTH} joined by '-'`,
+    hint: `expected 1–${MAX_HIDDEN_LAYERS} widths from 1 to ${MAX_WIDTH} joined by '-', and on image tasks up to ${MAX_LAYERS} layers with cOkK[sS][pP] (O ≤ 64, K ≤ 9), lcOkK…, poolK, avgpoolK`,
   },
   act: oneOf('act', ACTIVATION_KINDS, 'tanh'),
   rules: {

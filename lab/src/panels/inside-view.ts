@@ -55,9 +55,10 @@ export class InsideView {
       this.charts.append(box);
       this.feedbackCharts.push({ box, chart: new LineChart(box, { title: `Layer ${l}: ∠(B, Wᵀ)`, xLabel: 'updates', yLabel: 'degrees', height: 200 }) });
     }
-    const kind = task.points && task.classification ? 'surface' : task.imageSide ? 'fields' : null;
+    const kind = task.points && task.classification ? 'surface' : task.fieldSide ? 'fields' : null;
     if (!kind) return;
-    this.pictures.append(h('h3', {}, [kind === 'surface' ? 'Decision surface (p(class 1), training points on top)' : 'First layer receptive fields (blue +, red −)']));
+    const fields = task.fieldsAreKernels ? `First layer kernels, ${task.fieldSide}×${task.fieldSide} (blue +, red −)` : 'First layer receptive fields (blue +, red −)';
+    this.pictures.append(h('h3', {}, [kind === 'surface' ? 'Decision surface (p(class 1), training points on top)' : fields]));
     const row = h('div', { class: 'picture-row' });
     rules.forEach((rule, i) => {
       const canvas = h('canvas', { width: '240', height: '240', 'data-rule': rule, style: `border:3px solid ${RULE_COLORS[i]}` });
@@ -87,7 +88,7 @@ export class InsideView {
       const canvas = this.canvases[i];
       if (!canvas) return;
       if (r.surface && task.points) drawDecisionSurface(canvas, r.surface, SURFACE_GRID, task.points);
-      if (r.fields && task.imageSide) drawReceptiveFields(canvas, r.fields, task.imageSide);
+      if (r.fields && task.fieldSide) drawReceptiveFields(canvas, r.fields, task.fieldSide);
     });
   }
 }

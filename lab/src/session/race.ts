@@ -1,5 +1,5 @@
 import {
-  createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax,
+  architectureSpec, createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax,
   TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
@@ -35,13 +35,19 @@ export class Race {
   constructor(private readonly settings: Settings, private readonly data: DataSplits, private readonly backend: Backend) {
     const { train, test } = data;
     const classification = train.labels !== undefined;
-    const sizes = [train.x.cols, ...settings.hidden.split('-').map(Number), train.y.cols];
+    const side = Math.round(Math.sqrt(train.x.cols));
+    const imageSide = side * side === train.x.cols && side >= 8 ? side : null;
+    // Image tasks take --arch's image layers too; the input is then the image, channels first.
+    const input = imageSide ? `1x${imageSide}x${imageSide}` : String(train.x.cols);
+    const layers = architectureSpec(`${input}-${settings.hidden}-${train.y.cols}`);
+    const sizes = layers.sizes;
+    const first = layers.layers?.[0];
     // A batch larger than the training set would not fit the trainer's buffers (XOR has 4 examples).
     this.batch = Math.min(settings.batch, train.x.rows);
     this.entrants = settings.rules.map((rule) => {
       const run: RunConfig = {
         rule, ruleOptions: {}, seed: settings.seed,
-        spec: { sizes, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } },
+        spec: { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } },
         optimizer: { ...DEFAULT_OPTIMIZER, name: settings.optimizer },
         train: { ...DEFAULT_TRAIN, epochs: 1, lr: settings.lr, batchSize: this.batch, stepEventEvery: 0, evalEvery: 0, alignEvery: ALIGN_EVERY },
       };
@@ -49,11 +55,12 @@ export class Race {
       return { run, trainer: createTrainer(run, this.backend, splits), splits, diverged: null };
     });
     this.stream = new BatchStream(train, runStreams(settings.seed).order);
-    const side = Math.round(Math.sqrt(train.x.cols));
     this.info = {
       sizes, classification, trainSize: train.x.rows, testSize: test.x.rows, backend: backend.name,
       points: train.x.cols === 2 ? planePoints(train.x, train.labels) : null,
-      imageSide: side * side === train.x.cols && side >= 8 ? side : null,
+      imageSide,
+      fieldSide: !imageSide || first?.kind === 'pool2d' ? null : first && first.kind !== 'dense' ? first.k : imageSide,
+      fieldsAreKernels: first !== undefined && first.kind !== 'dense',
     };
     this.grid = this.info.points && classification && train.y.cols === 2 ? gridInputs(this.info.points.extent) : null;
   }
@@ -118,7 +125,7 @@ export class Race {
 
   /** The first layer's incoming weights of the first hidden units: W is [hidden, inputs], one row per unit. */
   private fields(e: Entrant): Float32Array | null {
-    if (!this.info.imageSide) return null;
+    if (!this.info.fieldSide) return null;
     const W = e.trainer.state.net.layers[0].W;
     return W.data.slice(0, Math.min(FIELD_COUNT, W.rows) * W.cols);
   }
