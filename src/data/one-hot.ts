@@ -14,10 +14,15 @@ export function oneHot(labels: Int32Array, classes: number): Matrix {
   return y;
 }
 
-/** A classification Dataset: inputs x, labels, and one-hot targets built from the labels. */
-export function classificationSet(name: string, x: Matrix, labels: Int32Array, classes: number): Dataset {
+/**
+ * A classification Dataset: inputs x, labels, and one-hot targets built from the labels; `shape`, for
+ * images, is one example's [channels, height, width].
+ */
+export function classificationSet(name: string, x: Matrix, labels: Int32Array, classes: number, shape?: readonly number[]): Dataset {
   if (x.rows !== labels.length) {
     throw new DataError(`${name}: ${x.rows} input rows but ${labels.length} labels`);
   }
-  return { name, x, y: oneHot(labels, classes), labels };
+  const ds: Dataset = { name, x, y: oneHot(labels, classes), labels };
+  if (shape) ds.shape = shape;
+  return ds;
 }

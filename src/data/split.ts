@@ -9,12 +9,20 @@ export function selectRows(ds: Dataset, indices: Int32Array, name: string): Data
   const y = matrix(indices.length, ds.y.cols);
   gatherRows(ds.x, indices, x);
   gatherRows(ds.y, indices, y);
-  const out: Dataset = { name, x, y };
+  const out: Dataset = { name, x, y, ...describedBy(ds) };
   if (ds.labels) {
     const labels = new Int32Array(indices.length);
     for (let i = 0; i < indices.length; i++) labels[i] = ds.labels[indices[i]];
     out.labels = labels;
   }
+  return out;
+}
+
+/** What a subset keeps of ds besides its rows: the image shape and class names, where ds has them. */
+function describedBy(ds: Dataset): Pick<Dataset, 'shape' | 'classNames'> {
+  const out: Pick<Dataset, 'shape' | 'classNames'> = {};
+  if (ds.shape) out.shape = ds.shape;
+  if (ds.classNames) out.classNames = ds.classNames;
   return out;
 }
 
@@ -60,15 +68,18 @@ export function subset(ds: Dataset, n: number, rng?: Rng): Dataset {
     const order = rng.shuffle(Int32Array.from({ length: ds.x.rows }, (_, i) => i));
     return selectRows(ds, order.slice(0, n).sort(), ds.name);
   }
-  const out: Dataset = { name: ds.name, x: topRows(ds.x, n), y: topRows(ds.y, n) };
+  const out: Dataset = { name: ds.name, x: topRows(ds.x, n), y: topRows(ds.y, n), ...describedBy(ds) };
   if (ds.labels) out.labels = ds.labels.subarray(0, n);
   return out;
 }
 
+const shapeText = (shape: readonly number[] | undefined) => (!shape ? 'no image shape' : shape.length ? `images of ${shape.join('x')}` : 'an empty image shape');
+
 /**
- * Checks that splits can be trained and tested on together: no part is empty, and validation and test
- * have the training set's width, output count and kind (classification or regression), so a mismatch is
- * refused at load time rather than after a whole epoch. Throws a one-line DataError naming the part.
+ * Checks that splits can be trained and tested on together: no part is empty, an image shape matches
+ * the width of the examples, and validation and test have the training set's width, image shape, output
+ * count and kind (classification or regression), so a mismatch is refused at load time rather than after
+ * a whole epoch. Throws a one-line DataError naming the part.
  */
 export function checkSplits(splits: DataSplits): void {
   const { train } = splits;
@@ -78,9 +89,18 @@ export function checkSplits(splits: DataSplits): void {
     if (ds.x.rows === 0) throw new DataError(`${ds.name} is empty; a ${role} set needs at least one example`);
     if (ds.y.rows !== ds.x.rows) throw new DataError(`${ds.name}: ${ds.x.rows} inputs but ${ds.y.rows} targets`);
     if (ds.labels && ds.labels.length !== ds.x.rows) throw new DataError(`${ds.name}: ${ds.x.rows} inputs but ${ds.labels.length} labels`);
+    if (ds.shape) {
+      const size = ds.shape.reduce((a, b) => a * b, 1);
+      if (ds.shape.length === 0 || !ds.shape.every((d) => Number.isInteger(d) && d >= 1) || size !== ds.x.cols) {
+        throw new DataError(`${ds.name}: its image shape [${ds.shape.join(', ')}] does not hold its ${ds.x.cols} inputs per example (it needs positive sizes whose product is ${ds.x.cols})`);
+      }
+    }
     if (ds === train) continue;
     if (ds.x.cols !== train.x.cols) {
       throw new DataError(`${ds.name} has ${ds.x.cols} inputs per example but ${train.name} has ${train.x.cols}; use parts of the same data set`);
+    }
+    if (shapeText(ds.shape) !== shapeText(train.shape)) {
+      throw new DataError(`${ds.name} has ${shapeText(ds.shape)} but ${train.name} has ${shapeText(train.shape)}; use parts of the same data set`);
     }
     if (ds.y.cols !== train.y.cols) {
       const what = train.labels ? 'classes' : 'outputs';
