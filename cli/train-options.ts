@@ -17,7 +17,7 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --rule ID            learning rule (${RULE_IDS.join(', ')}; see 'ngrad rules')   [bp]
   --rule-opt K=V       a rule option, repeatable
   --data NAME          mnist, fashion-mnist, cifar10, xor, spirals, linear, cafeteria [mnist]
-  --data-dir DIR       read train-/t10k- IDX files from DIR instead
+  --data-dir DIR       read train-/t10k- IDX files (with --data cifar10: CIFAR-10's binary batches) from DIR
   --validation N       hold out N training examples as a validation set           [0]
   --limit-train N      use only the first N training examples (after the split)
   --limit-test N       use only the first N test examples

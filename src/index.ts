@@ -47,4 +47,5 @@ export { learningRate, parseSchedule, type ScheduleConfig } from './train/schedu
 export { TrainingDivergedError, type TrainEvent, type EventSink } from './train/events.js';
 export { encodeCheckpoint, decodeCheckpoint, crc32c } from './checkpoint.js';
 export { datasetFingerprint } from './data/fingerprint.js';
+export { parseCifarBatch, parseCifarBatches, cifarDataset, encodeCifarBatch, CIFAR10_SHAPE, CIFAR10_CLASS_NAMES } from './data/cifar.js';
 export { sampleBernoulli } from './tensor/sampling.js';

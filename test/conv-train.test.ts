@@ -80,3 +80,8 @@ test('ngrad train --arch with conv and pooling layers runs from the command line
   assert.match(bad.stderr, /with k=30 does not fit an input of 28×28/);
 });
 
+
+test('a conv net whose input shape is not the images\' shape is refused before training', () => {
+  const cifarLike = { ...mnist, train: { ...mnist.train, shape: [1, 28, 28] } };
+  assert.throws(() => createTrainer(run('bp', {}, 1, '4x14x14-c2k3-10'), be, cifarLike), /the network's input 4x14x14 does not fit the data's images of 1x28x28: start --arch with 1x28x28/);
+});

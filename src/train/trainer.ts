@@ -340,5 +340,10 @@ export function checkDataFits(net: Network, data: DataSplits): void {
       );
     }
   }
+  const image = net.spec.inputShape;
+  const shape = data.train.shape;
+  if (image && shape && image.join('x') !== shape.join('x')) {
+    throw new Error(`the network's input ${image.join('x')} does not fit the data's images of ${shape.join('x')}: start --arch with ${shape.join('x')}`);
+  }
   if (data.train.x.rows === 0) throw new Error('the training set is empty: give a data set with at least one training example');
 }
