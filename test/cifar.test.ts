@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -12,11 +11,11 @@ import {
   CIFAR10_CLASS_NAMES, CIFAR10_FILES, CIFAR10_PIXELS, CIFAR10_RECORD_BYTES, MAX_CIFAR_BYTES, encodeCifarBatch, parseCifarBatch, parseCifarMeta,
 } from '../src/data/cifar.js';
 import type { Dataset } from '../src/data/dataset.js';
-import { DataError } from '../src/data/errors.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { classificationSet } from '../src/data/one-hot.js';
 import { checkSplits, subset, validationSplit } from '../src/data/split.js';
 import { IDX_FILES, loadDataset } from '../node/datasets.js';
+import { withTempDir, refuses } from './helpers.js';
 
 /*
  * CIFAR-10's binary version, written here in small batches (7 records each) from a seeded Rng, since no
@@ -28,23 +27,7 @@ const RECORDS = 7;
 const bin = fileURLToPath(new URL('../../bin/ngrad.js', import.meta.url));
 const ngrad = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ngrad-cifar-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
-function refuses(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

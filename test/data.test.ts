@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { Rng } from '../src/random.js';
@@ -13,15 +12,8 @@ import { classificationSet, oneHot } from '../src/data/one-hot.js';
 import { subset, validationSplit } from '../src/data/split.js';
 import { cafeteria, linearTeacher, twoSpirals, xor } from '../src/data/synthetic.js';
 import { DATASET_NAMES, IDX_FILES, loadDataset } from '../node/datasets.js';
+import { withTempDir } from './helpers.js';
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ngrad-data-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Writes a tiny MNIST-style folder: 6 train and 3 test images of 2x3 pixels; pixel = 10*row + col. */
 function writeTinySet(dir: string): void {

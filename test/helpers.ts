@@ -1,4 +1,9 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createBackend } from '../node/backends.js';
+import { DataError } from '../src/data/errors.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { createJsBackend } from '../src/tensor/js-backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
@@ -32,4 +37,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
   return d;
+}
+
+/** Runs fn in a fresh temporary folder, removed afterwards. */
+export function withTempDir(fn: (dir: string) => void, prefix = 'ngrad-test-'): void {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** fn must throw a one-line DataError matching re. */
+export function refuses(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
+    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`);
+    assert.match(e.message, re);
+    return true;
+  });
 }

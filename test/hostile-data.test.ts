@@ -1,42 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Rng } from '../src/random.js';
 import { matrix } from '../src/tensor/matrix.js';
 import type { DataSplits } from '../src/data/dataset.js';
-import { DataError } from '../src/data/errors.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { classificationSet } from '../src/data/one-hot.js';
 import { checkSplits } from '../src/data/split.js';
 import { IDX_FILES, loadDataset } from '../node/datasets.js';
+import { withTempDir, refuses } from './helpers.js';
 
 /*
  * Data a user should never be able to turn into a hang, a stack trace, a blown memory budget or a run that
  * trains on nothing: every case must be a one-line DataError that names the file or the split.
  */
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ngrad-hostile-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
-function refuses(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 const images = (n: number, rows = 2, cols = 3) => encodeIdx([n, rows, cols], 'u8', Array.from({ length: n * rows * cols }, (_, i) => i % 256));
 const labels = (values: number[]) => encodeIdx([values.length], 'u8', values);

@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../src/data/errors.js';
 import { describeFsError, ensureFolder, readRegularFile, removeStaleTemporaries, temporaryPath, writeFileAtomic } from '../node/files.js';
+import { withTempDir } from './helpers.js';
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ngrad-files-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Asserts that fn throws a one-line DataError starting with `start` and matching re. */
 function refuses(fn: () => unknown, start: string, re: RegExp): void {
