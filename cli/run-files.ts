@@ -161,7 +161,8 @@ function keepLinesUpTo(path: string, epoch: number, pending: readonly string[] =
     } catch {
       continue; // the empty last line, or one cut by the kill
     }
-    const at = e.type === 'done' ? Infinity : e.epoch;
+    // A stage begins after the checkpoint of its first epoch's predecessor: its line belongs to the next epoch.
+    const at = e.type === 'done' ? Infinity : e.type === 'stage' ? e.epoch + 1 : e.epoch;
     if (at <= epoch) kept.push(e);
   }
   if (!kept.some((e) => e.type === 'epoch' && e.epoch === epoch)) {
