@@ -8,10 +8,14 @@ import { writeFileAtomic } from '../node/files.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { createJsBackend } from '../src/tensor/js-backend.js';
 import { benchGemm, MNIST_MLP_GEMM_SHAPES, type GemmBenchResult } from './gemm.js';
-import { benchEpoch, type EpochBench } from './epoch.js';
+import { benchEpoch, LENET_EPOCH_RUN, profileEpoch, type EpochBench } from './epoch.js';
+import { benchConvLayers, CONV_BENCH_ARCHS } from './conv.js';
+import { convMarkdown, convTargetLines, convTotals, profileLine, type ConvReport } from './conv-report.js';
+import type { Profile } from './profile.js';
 
-// npm run bench [-- --json] [-- --quick]: GEMM rates per backend and the time of one BP epoch on MNIST,
-// written to docs/BENCHMARKS.md. All ratios are taken within this one run.
+// npm run bench [-- --json] [-- --quick]: GEMM rates per backend, the time of one BP epoch on MNIST, the
+// conv layers of LeNet-5 and the LC net, and one LeNet-5 epoch on Fashion-MNIST, written to
+// docs/BENCHMARKS.md. All ratios are taken within this one run.
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
 const log = (line: string) => { if (!values.json) process.stderr.write(`${line}\n`); };
 
@@ -43,6 +47,31 @@ for (const be of backends) {
 }
 
 const peak = Math.max(...Object.values(gemm).flat().map((r) => r.gflops));
+
+// Conv layers on the fast backends (the js one takes seconds a layer and is the reference, not a contender).
+const conv: ConvReport[] = [];
+for (const be of backends.filter((b) => b.name !== 'js')) {
+  log(`conv layers on ${be.name}…`);
+  const layers = Object.entries(CONV_BENCH_ARCHS).flatMap(([net, arch]) => benchConvLayers(be, net, arch, { minSeconds: values.quick ? 0.1 : 0.3, rounds: 3 }));
+  conv.push({ backend: be.name, ownPeakGflops: Math.max(...gemm[be.name].map((r) => r.gflops)), peakGflops: peak, layers });
+}
+
+// One LeNet-5 epoch on Fashion-MNIST (when the data set is installed), and where native spends it.
+let lenet: { epochs: EpochBench[]; profile?: { backend: string; batches: number; seconds: number; profile: Profile } } | { missing: string };
+try {
+  const fashion = loadDataset('fashion-mnist', {});
+  log('LeNet-5 epochs on Fashion-MNIST, batch 100…');
+  const lenetEpochs = backends.map((be) => be.name === 'js' ? benchEpoch(be, fashion, 1, 5, LENET_EPOCH_RUN)
+    : be.name === 'wasm' ? benchEpoch(be, fashion, values.quick ? 1 : 2, 100, LENET_EPOCH_RUN)
+      : benchEpoch(be, fashion, values.quick ? 1 : 3, undefined, LENET_EPOCH_RUN));
+  const native = backends.find((be) => be.name === 'native');
+  const batches = 100;
+  lenet = { epochs: lenetEpochs, profile: native ? { backend: 'native', batches, ...profileEpoch(native, fashion, batches, LENET_EPOCH_RUN) } : undefined };
+} catch (err) {
+  lenet = { missing: (err as Error).message.split('\n')[0] };
+  log(`LeNet-5 epoch skipped: ${lenet.missing}`);
+}
+
 const fastest = epochs.reduce((a, b) => (a.epochSeconds < b.epochSeconds ? a : b));
 const report = {
   date: new Date().toISOString(),
@@ -56,6 +85,21 @@ const report = {
   })),
   epoch_seconds: round(fastest.epochSeconds),
   fraction_of_peak: round(fastest.gflops / peak),
+  conv: conv.map((c) => ({
+    backend: c.backend,
+    layers: c.layers.map((l) => ({
+      net: l.net, layer: l.layer, forward_gflop: round(l.forwardGflop),
+      forward_ms: round(1e3 * l.forward.seconds), forward_gflops: round(l.forward.gflops), backward_ms: round(1e3 * l.backward.seconds), backward_gflops: round(l.backward.gflops),
+    })),
+    totals: Object.fromEntries(Object.keys(CONV_BENCH_ARCHS).map((net) => {
+      const t = convTotals(c.layers, net);
+      return [net, { gflops: round(t.gflops), fraction_of_peak: round(t.gflops / peak) }];
+    })),
+  })),
+  lenet_epoch: 'missing' in lenet ? { missing: lenet.missing } : lenet.epochs.map((e) => ({
+    backend: e.backend, seconds: round(e.epochSeconds), epochs_timed: round(e.epochsTimed), gflop: round(e.gflopPerEpoch),
+    gflops: round(e.gflops), fraction_of_peak: round(e.gflops / peak),
+  })),
 };
 
 const docPath = join(fileURLToPath(new URL('../../docs/', import.meta.url)), 'BENCHMARKS.md');
@@ -82,6 +126,31 @@ function targetLines(r: typeof report): string[] {
       : `- wasm GEMM ≥ 10 GFLOP/s at 100×784·784×1000 (1 thread): ${wasm.toFixed(1)} GFLOP/s, ${verdict(wasm >= 10)}.`,
     `- BP epoch at ≥ 60 % of the run's best GEMM rate: ${(100 * r.fraction_of_peak).toFixed(1)} % (${r.epoch_seconds.toFixed(2)} s), ${verdict(r.fraction_of_peak >= 0.6)}.`,
   ];
+}
+
+function epochRow(e: { backend: string; seconds: number; epochs_timed: number; gflop: number; gflops: number; fraction_of_peak: number }): string {
+  const scaled = e.epochs_timed < 1 ? ` (scaled from ${Math.round(e.epochs_timed * 600)} batches)` : '';
+  return `| ${e.backend}${scaled} | ${e.seconds.toFixed(2)} | ${e.gflop.toFixed(1)} | ${e.gflops.toFixed(1)} | ${(100 * e.fraction_of_peak).toFixed(1)} % |`;
+}
+
+function lenetMarkdown(): string[] {
+  const lines = ['## One BP training epoch: LeNet-5 on Fashion-MNIST, batch 100, SGD + momentum', ''];
+  if ('missing' in lenet || !Array.isArray(report.lenet_epoch)) return [...lines, `Not measured: ${'missing' in lenet ? lenet.missing : ''}`, ''];
+  lines.push(
+    `Architecture ${CONV_BENCH_ARCHS['LeNet-5']}, tanh, softmax cross-entropy. FLOPs counted as above: every layer's`,
+    'forward and weight-gradient GEMMs, the error GEMM of every layer but the first.',
+    '',
+    '| backend | seconds / epoch | GFLOP / epoch | achieved GFLOP/s | fraction of peak |',
+    '|---|---:|---:|---:|---:|',
+    ...report.lenet_epoch.map(epochRow),
+    '',
+  );
+  if (lenet.profile) {
+    const p = lenet.profile;
+    lines.push(`Where ${p.backend} spends a training batch (${p.batches} batches through a timing wrapper, ${(1e3 * p.seconds / p.batches).toFixed(2)} ms a batch): ` +
+      `${profileLine(p.profile, p.seconds)}.`, '');
+  }
+  return lines;
 }
 
 function markdown(r: typeof report, results: Record<string, GemmBenchResult[]>): string {
@@ -114,11 +183,14 @@ function markdown(r: typeof report, results: Record<string, GemmBenchResult[]>):
     '',
     '| backend | seconds / epoch | GFLOP / epoch | achieved GFLOP/s | fraction of peak |',
     '|---|---:|---:|---:|---:|',
-    ...r.epoch.map((e) => `| ${e.backend}${e.epochs_timed < 1 ? ` (scaled from ${Math.round(e.epochs_timed * 600)} batches)` : ''} | ${e.seconds.toFixed(2)} | ${e.gflop.toFixed(1)} | ${e.gflops.toFixed(1)} | ${(100 * e.fraction_of_peak).toFixed(1)} % |`),
+    ...r.epoch.map(epochRow),
     '',
+    ...convMarkdown(conv),
+    ...lenetMarkdown(),
     '## Targets',
     '',
     ...targetLines(r),
+    ...convTargetLines(conv),
     '',
   );
   return lines.join('\n');

@@ -2,6 +2,9 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { ACTIVATION_CODES, checkBernoulli, checkClip, checkGemmShapes, checkSign, type Backend } from '../src/tensor/backend.js';
 import type { Matrix } from '../src/tensor/matrix.js';
+import {
+  checkGemmBatch, checkPatches, checkPool, checkTransposeBlocks, POOL_CODES, type PatchGeometry,
+} from '../src/tensor/patches.js';
 import { findPackageFile } from './package-files.js';
 
 /** What node/native/addon.c exports. Matrices travel as (data, rows, cols); lengths are re-checked in C. */
@@ -19,14 +22,27 @@ interface NativeAddon {
   clip(x: Float32Array, lo: number, hi: number, out: Float32Array): void;
   sign(x: Float32Array, scale: number, out: Float32Array): void;
   bernoulli(p: Float32Array, u: Float32Array, out: Float32Array): void;
+  gemmBatched(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array,
+    beta: number, c: Float32Array, count: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+  transposeBlocks(count: number, rows: number, cols: number, src: Float32Array, dst: Float32Array): void;
+  im2col(...args: [...Geometry, x: Float32Array, batch: number, cols: Float32Array, sImage: number, sPosition: number, sValue: number]): void;
+  col2im(...args: [...Geometry, cols: Float32Array, sImage: number, sPosition: number, sValue: number, dx: Float32Array, batch: number]): void;
+  pool2d(...args: [mode: number, ...Geometry, x: Float32Array, batch: number, z: Float32Array]): void;
+  pool2dBackward(...args: [mode: number, ...Geometry, x: Float32Array, dz: Float32Array, batch: number, dx: Float32Array]): void;
   setThreads(n: number): void;
   getThreads(): number;
   blasInfo(): string;
 }
 
+/** A PatchGeometry as the addon takes it: c, h, w, k, stride, pad, oh, ow. */
+type Geometry = [number, number, number, number, number, number, number, number];
+const geometry = (g: PatchGeometry): Geometry => [g.c, g.h, g.w, g.k, g.stride, g.pad, g.oh, g.ow];
+
 const ADDON_FUNCTIONS = [
   'gemm', 'activate', 'activateBackward', 'addRowVector', 'sumRows', 'axpby', 'adam', 'clip', 'sign', 'bernoulli',
-  'setThreads', 'getThreads', 'blasInfo',
+  'gemmBatched', 'transposeBlocks', 'im2col', 'col2im', 'pool2d', 'pool2dBackward', 'setThreads', 'getThreads', 'blasInfo',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** The native backend plus what only it can tell: which OpenBLAS build and CPU kernel it runs. */
@@ -140,6 +156,33 @@ export function loadNativeBackend(): NativeBackend {
     bernoulli(p, u, out) {
       checkBernoulli(p, u, out);
       native.bernoulli(p, u, out);
+    },
+    gemmBatched(batch, transA, transB, alpha, a, b, beta, c) {
+      const one = (x: Matrix): Matrix => ({ rows: x.rows, cols: x.cols, data: x.data.subarray(0, x.rows * x.cols) });
+      const { m, n, k } = checkGemmShapes(transA, transB, one(a), one(b), one(c));
+      checkGemmBatch(batch, a, b, c, m, n, k);
+      native.gemmBatched(transA, transB, m, n, k, alpha, a.data, b.data, beta, c.data, batch.count, batch.strideA, batch.strideB, batch.strideC);
+    },
+    transposeBlocks(count, rows, cols, src, dst) {
+      checkTransposeBlocks(count, rows, cols, src, dst);
+      native.transposeBlocks(count, rows, cols, src, dst);
+    },
+    im2col(g, x, layout, cols) {
+      checkPatches(g, x, layout, cols, 'im2col');
+      native.im2col(...geometry(g), x.data, x.rows, cols, layout.image, layout.position, layout.value);
+    },
+    col2im(g, cols, layout, dx) {
+      checkPatches(g, dx, layout, cols, 'col2im');
+      native.col2im(...geometry(g), cols, layout.image, layout.position, layout.value, dx.data, dx.rows);
+    },
+    pool2d(mode, g, x, z) {
+      checkPool(mode, g, x, z, 'pool2d');
+      native.pool2d(POOL_CODES[mode], ...geometry(g), x.data, x.rows, z.data);
+    },
+    pool2dBackward(mode, g, x, dz, dx) {
+      checkPool(mode, g, dx, dz, 'pool2dBackward');
+      if (mode === 'max') checkPool(mode, g, x, dz, 'pool2dBackward');
+      native.pool2dBackward(POOL_CODES[mode], ...geometry(g), x.data, dz.data, dx.rows, dx.data);
     },
     setThreads(n: number) {
       if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: need a positive integer, got ${n}`);

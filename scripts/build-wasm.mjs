@@ -18,14 +18,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const srcDir = join(root, 'src', 'tensor', 'wasm');
-const sources = ['gemm.c', 'activations.c', 'elementwise.c'].map((f) => join(srcDir, f));
+const sources = ['gemm.c', 'activations.c', 'elementwise.c', 'image.c'].map((f) => join(srcDir, f));
 // Keep in step with WASM_RELATIVE_PATH in node/wasm-loader.ts.
 const outPath = join(srcDir, 'build', 'kernels.wasm');
 const required = process.env.NGRAD_REQUIRE_WASM === '1';
 const FIX = 'apt-get install clang lld, then node scripts/build-wasm.mjs (or npm rebuild ngrad)';
 const EXPORTS = [
   'sgemm', 'tanhInPlace', 'sigmoidInPlace', 'clipInPlace', 'signInPlace', 'bernoulliInPlace',
-  'hardSigmoidBackwardInPlace', 'memory', '__heap_base',
+  'hardSigmoidBackwardInPlace', 'sgemmBatched', 'im2colWasm', 'col2imWasm', 'transposeBlocksWasm', 'pool2dWasm',
+  'pool2dBackwardWasm', 'memory', '__heap_base',
 ];
 
 // NOTE: no -Werror: a newer clang's new warning must not make the backend unavailable at install.

@@ -6,15 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ACTIVATION_KINDS, type Backend } from '../src/tensor/backend.js';
 import { activateJs, createJsBackend } from '../src/tensor/js-backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
+import { layoutExtent, patchGeometry, type GemmBatch, type PatchGeometry, type PatchLayout } from '../src/tensor/patches.js';
 import { Rng } from '../src/random.js';
 import { sampleBernoulli } from '../src/tensor/sampling.js';
 import { BACKEND_NAMES, createBackend } from '../node/backends.js';
-import { loadNativeBackend, type NativeBackend } from '../node/native-backend.js';
+import { findAddon, loadNativeBackend, type NativeBackend } from '../node/native-backend.js';
 import { loadWasmBackend } from '../node/wasm-loader.js';
 
 const js = createJsBackend();
@@ -364,6 +366,132 @@ for (const backend of candidates) {
   });
 }
 
+/** Odd image geometries [C, H, W], k, stride, pad: strides that do not divide, padding wider than the
+ * kernel's reach (patches all zeros), k = 1, one position, every kernel size the C code unrolls (3, 5) and
+ * others, and the shapes of LeNet-5 and the LC net. */
+const PATCH_CASES: ReadonlyArray<readonly [readonly number[], number, number, number]> = [
+  [[2, 7, 6], 3, 2, 1], [[3, 5, 5], 2, 1, 0], [[1, 9, 7], 4, 3, 2], [[2, 6, 5], 3, 1, 2], [[3, 4, 5], 1, 1, 0],
+  [[2, 5, 5], 5, 1, 0], [[1, 11, 10], 7, 2, 3], [[1, 12, 12], 5, 1, 2], [[32, 14, 14], 3, 2, 1], [[6, 14, 14], 5, 1, 0],
+];
+
+/** The layouts of conv2d.ts and local2d, and one with gaps between images (values there must survive). */
+function testLayouts(g: PatchGeometry, batch: number): Array<[string, PatchLayout, boolean]> {
+  const P = g.oh * g.ow, K = g.c * g.k * g.k;
+  return [
+    ['rows per image', { image: P * K, position: K, value: 1 }, true],
+    ['rows per position', { image: K, position: batch * K, value: 1 }, true],
+    ['columns per image', { image: K * P, position: 1, value: P }, false],
+    ['columns per image with gaps', { image: K * P + 3, position: 1, value: P }, false],
+  ];
+}
+
+const imagesWithEdges = (rows: number, cols: number): Matrix => matrix(rows, cols, withEdges(rows * cols));
+
+for (const backend of candidates) {
+  test(`${backend.name}: im2col equals js bit for bit in every layout; col2im too in the rows layouts, within rounding in the others`, () => {
+    for (const [shape, k, stride, pad] of PATCH_CASES) {
+      const g = patchGeometry(shape, k, stride, pad), batch = 3, size = shape[0] * shape[1] * shape[2];
+      const x = imagesWithEdges(batch, size);
+      const finite = matrix(batch, size, random(batch * size));
+      for (const [name, layout, exactAdjoint] of testLayouts(g, batch)) {
+        const n = layoutExtent(g, batch, layout) + 8; // a few values past the extent
+        const want = new Float32Array(n).fill(7), got = new Float32Array(n).fill(7);
+        js.im2col(g, x, layout, want);
+        backend.im2col(g, x, layout, got);
+        const what = `${backend.name} ${name} ${shape.join('x')} k${k}s${stride}p${pad}`;
+        assertSameBits(got, want, `${what}: im2col`);
+        const cols = random(n), dxWant = matrix(batch, size), dxGot = matrix(batch, size, new Float32Array(batch * size).fill(NaN));
+        js.col2im(g, cols, layout, dxWant);
+        backend.col2im(g, cols, layout, dxGot);
+        if (exactAdjoint) assertSameBits(dxGot.data, dxWant.data, `${what}: col2im`);
+        else assertClose(dxGot.data, dxWant.data, 1e-6, 1e-6 * k * k, `${what}: col2im`);
+        // On views: patches of rows 1… of a bigger batch, into the middle of a buffer.
+        const view = { rows: batch - 1, cols: size, data: finite.data.subarray(size) };
+        const buf = new Float32Array(n + 5).fill(7), wantView = new Float32Array(n).fill(7);
+        backend.im2col(g, view, layout, buf.subarray(2, 2 + n));
+        js.im2col(g, view, layout, wantView);
+        assertSameBits(buf.subarray(2, 2 + n), wantView, `${what}: im2col on views`);
+        assert.deepEqual([...buf.subarray(0, 2), ...buf.subarray(2 + n)], [7, 7, 7, 7, 7], `${what}: wrote outside the view`);
+      }
+    }
+  });
+
+  test(`${backend.name}: transposeBlocks equals js bit for bit (odd shapes, 8x8 tails, one row or column, views)`, () => {
+    for (const [count, rows, cols] of [[1, 1, 1], [1, 1, 9], [1, 9, 1], [3, 7, 5], [2, 17, 33], [1, 196, 100], [4, 8, 16], [1, 41, 23], [0, 3, 3]]) {
+      const src = withEdges(count * rows * cols + 3).subarray(3);
+      const want = new Float32Array(count * rows * cols), got = new Float32Array(count * rows * cols + 2).fill(7);
+      js.transposeBlocks(count, rows, cols, src, want);
+      backend.transposeBlocks(count, rows, cols, src, got.subarray(1, 1 + want.length));
+      assertSameBits(got.subarray(1, 1 + want.length), want, `${backend.name} transposeBlocks ${count}x[${rows},${cols}]`);
+      assert.deepEqual([got[0], got[got.length - 1]], [7, 7], 'wrote outside the view');
+    }
+    const buf = random(20);
+    assert.throws(() => backend.transposeBlocks(1, 2, 5, buf.subarray(0, 10), buf.subarray(5, 15)), /share memory/);
+    assert.throws(() => backend.transposeBlocks(2, 2, 5, random(19), random(20)), /need 20 values/);
+  });
+
+  test(`${backend.name}: max and average pooling forward and backward equal js bit for bit (overlaps, ties, ±0, ±Inf, NaN)`, () => {
+    for (const [shape, k, stride] of [[[2, 7, 6], 2, 2], [[3, 7, 7], 3, 2], [[1, 5, 5], 2, 1], [[2, 6, 5], 3, 1], [[6, 28, 28], 2, 2], [[1, 4, 4], 4, 1], [[2, 9, 7], 3, 3]] as const) {
+      const g = patchGeometry(shape, k, stride, 0), batch = 3, size = shape[0] * shape[1] * shape[2], outSize = shape[0] * g.oh * g.ow;
+      const x = imagesWithEdges(batch, size);
+      for (let i = 0; i < x.data.length; i += 3) x.data[i] = Math.round(2 * x.data[i]) / 2; // ties
+      const dz = matrix(batch, outSize, withEdges(batch * outSize));
+      for (const mode of ['max', 'avg'] as const) {
+        const what = `${backend.name} ${mode}pool ${shape.join('x')} k${k}s${stride}`;
+        const want = matrix(batch, outSize), got = matrix(batch, outSize, new Float32Array(batch * outSize).fill(NaN));
+        js.pool2d(mode, g, x, want);
+        backend.pool2d(mode, g, x, got);
+        assertSameBits(got.data, want.data, `${what} forward`);
+        const dxWant = matrix(batch, size), dxGot = matrix(batch, size, new Float32Array(batch * size).fill(NaN));
+        js.pool2dBackward(mode, g, x, dz, dxWant);
+        backend.pool2dBackward(mode, g, x, dz, dxGot);
+        assertSameBits(dxGot.data, dxWant.data, `${what} backward`);
+      }
+    }
+    const g = patchGeometry([1, 4, 4], 2, 2, 0);
+    assert.throws(() => backend.pool2d('max', g, matrix(2, 16), matrix(2, 5)), /shapes do not fit/);
+    assert.throws(() => backend.pool2d('max', patchGeometry([1, 4, 4], 2, 2, 1), matrix(2, 16), matrix(2, 9)), /no padding/);
+    assert.throws(() => backend.pool2dBackward('avg', g, matrix(2, 16), matrix(3, 4), matrix(2, 16)), /shapes do not fit/);
+  });
+
+  test(`${backend.name}: gemmBatched matches js: strided and shared operands, summed into one C, alpha/beta, gaps left alone`, () => {
+    for (const [m, n, k] of [[1, 1, 1], [3, 5, 7], [6, 25, 30], [16, 10, 9], [2, 3, 0]]) {
+      for (const [tA, tB] of TRANSPOSES) {
+        for (const [alpha, beta] of [...SCALARS, [1, 0]] as const) {
+          for (const [count, sharedA, sharedB, sum, gap] of [[4, false, false, false, 0], [3, true, false, false, 2], [5, false, true, true, 0], [1, false, false, true, 0], [3, false, false, false, 5]] as const) {
+            const sizeA = m * k, sizeB = k * n, sizeC = m * n;
+            const batch: GemmBatch = { count, strideA: sharedA ? 0 : sizeA + 1, strideB: sharedB ? 0 : sizeB, strideC: sum ? 0 : sizeC + gap };
+            const len = (stride: number, size: number) => (count - 1) * stride + size;
+            const a = { rows: tA ? k : m, cols: tA ? m : k, data: random(len(batch.strideA, sizeA)) };
+            const b = { rows: tB ? n : k, cols: tB ? k : n, data: random(len(batch.strideB, sizeB)) };
+            const c0 = random(len(batch.strideC, sizeC));
+            const want = { rows: m, cols: n, data: c0.slice() }, got = { rows: m, cols: n, data: c0.slice() };
+            if (beta === 0 && !gap) got.data.fill(NaN); // not read
+            js.gemmBatched(batch, tA, tB, alpha, a, b, beta, want);
+            backend.gemmBatched(batch, tA, tB, alpha, a, b, beta, got);
+            const terms = sum ? count * Math.max(k, 1) : Math.max(k, 1);
+            assertClose(got.data, want.data, 1e-5 * Math.sqrt(terms), 1e-5 * Math.sqrt(terms) * (Math.abs(alpha) * terms + Math.abs(beta)),
+              `${backend.name} gemmBatched ${count}x ${m}x${n}x${k} tA=${tA} tB=${tB} alpha=${alpha} beta=${beta} ${JSON.stringify(batch)}`);
+          }
+        }
+      }
+    }
+    const a = randomMatrix(3, 4), b = randomMatrix(4, 5);
+    assert.throws(() => backend.gemmBatched({ count: 2, strideA: 12, strideB: 0, strideC: 15 }, false, false, 1, a, b, 0, matrix(3, 5)), /do not fit/);
+    assert.throws(() => backend.gemmBatched({ count: 2, strideA: 0, strideB: 0, strideC: 10 }, false, false, 1, a, b, 0, { rows: 3, cols: 5, data: random(30) }), /overlap/);
+    assert.throws(() => backend.gemmBatched({ count: 1, strideA: 0, strideB: 0, strideC: 0 }, false, false, 1, a, b, 0, matrix(3, 4)), /shapes do not fit/);
+  });
+
+  test(`${backend.name}: im2col and col2im reject geometries, images and buffers that do not fit`, () => {
+    const g = patchGeometry([2, 5, 5], 3, 1, 0), x = randomMatrix(2, 50), layout = { image: 9 * 18, position: 18, value: 1 };
+    assert.throws(() => backend.im2col({ ...g, oh: 4 }, x, layout, new Float32Array(1000)), /bad geometry/);
+    assert.throws(() => backend.im2col(g, randomMatrix(2, 49), layout, new Float32Array(1000)), /images have 49 values/);
+    assert.throws(() => backend.im2col(g, x, layout, new Float32Array(2 * 9 * 18 - 1)), /needs 324/);
+    assert.throws(() => backend.col2im(g, new Float32Array(100), layout, matrix(2, 50)), /needs 324/);
+    assert.throws(() => backend.im2col(g, x, { ...layout, value: -1 }, new Float32Array(1000)), /bad layout/);
+  });
+}
+
 if (native) {
   const backend = native;
 
@@ -412,6 +540,29 @@ if (native) {
       () => backend.activateBackward('hard_sigmoid', new Float32Array(4), new Float32Array(0), new Float32Array(5), new Float32Array(5), 0),
       /ngrad native activateBackward: z has 4 values, expected 5/,
     );
+  });
+
+  test('native: the image kernels check lengths, geometry and overlaps in C (called past the TypeScript checks)', () => {
+    const addon = createRequire(import.meta.url)(findAddon() ?? '') as Record<string, (...args: unknown[]) => void>;
+    const geo = [2, 5, 5, 3, 1, 0, 3, 3]; // c, h, w, k, stride, pad, oh, ow
+    const x = random(50), cols = new Float32Array(2 * 9 * 18);
+    assert.throws(() => addon.im2col(...geo, x, 2, cols, 162, 18, 1), /ngrad native im2col: x holds 50 values, needs 100/);
+    assert.throws(() => addon.im2col(...geo, random(100), 2, cols.subarray(1), 162, 18, 1), /cols holds 323 values, needs 324/);
+    assert.throws(() => addon.im2col(2, 5, 5, 3, 1, 0, 4, 3, random(100), 2, cols, 162, 18, 1), /inconsistent patch geometry/);
+    assert.throws(() => addon.im2col(2, 5, 5, 0, 1, 0, 6, 6, random(100), 2, cols, 162, 18, 1), /inconsistent patch geometry/);
+    const buf = random(500);
+    assert.throws(() => addon.im2col(...geo, buf.subarray(0, 100), 2, buf.subarray(50, 374), 162, 18, 1), /cols and x share memory/);
+    assert.throws(() => addon.col2im(...geo, cols, 162, 18, 1, random(99), 2), /dx holds 99 values, needs 100/);
+    assert.throws(() => addon.col2im(...geo, buf.subarray(0, 324), 162, 18, 1, buf.subarray(300, 400), 2), /dx and cols share memory/);
+    assert.throws(() => addon.transposeBlocks(2, 3, 4, random(24), random(23)), /ngrad native transposeBlocks: dst holds 23 values, needs 24/);
+    assert.throws(() => addon.pool2d(0, 1, 4, 4, 2, 2, 0, 2, 2, random(16), 2, random(8)), /x holds 16 values, needs 32/);
+    assert.throws(() => addon.pool2d(2, 1, 4, 4, 2, 2, 0, 2, 2, random(32), 2, random(8)), /unknown pooling mode/);
+    assert.throws(() => addon.pool2d(0, 1, 4, 4, 2, 2, 1, 3, 3, random(32), 2, random(18)), /pooling takes no padding/);
+    assert.throws(() => addon.pool2dBackward(0, 1, 4, 4, 2, 2, 0, 2, 2, random(31), random(8), 2, random(32)), /x holds 31 values/);
+    assert.throws(() => addon.pool2dBackward(1, 1, 4, 4, 2, 2, 0, 2, 2, random(0), random(7), 2, random(32)), /dz holds 7 values/);
+    assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, random(24), random(20), 0, random(30), 3, 6, 0, 15), /A holds 24 values, needs 24|C holds 30 values, needs 45/);
+    assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, random(24), random(20), 0, random(30), 2, 12, 0, 10), /C blocks overlap/);
+    assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, buf.subarray(0, 24), random(20), 0, buf.subarray(20, 50), 2, 12, 0, 15), /C and A share memory/);
   });
 
   test('native: loading the addon leaves the process computing with subnormals (no flush-to-zero)', () => {

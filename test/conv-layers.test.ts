@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { lossAndGrad } from '../src/nn/losses.js';
 import { architectureSpec, createNetwork, createWorkspace, forward, networkLayers, zerosLike, type NetworkSpec } from '../src/nn/network.js';
 import { parseArchitecture } from '../src/nn/layer-spec.js';
-import { col2im, im2col, patchGeometry } from '../src/nn/im2col.js';
+import { patchGeometry, patchLayouts } from '../src/nn/im2col.js';
 import { Rng } from '../src/random.js';
 import { backprop } from '../src/rules/backprop.js';
 import { RULE_IDS, createRule } from '../src/rules/registry.js';
 import type { FeedbackAlignmentState } from '../src/rules/feedback-alignment.js';
 import { oneHot } from '../src/data/one-hot.js';
-import { cloneMatrix } from '../src/tensor/matrix.js';
+import { cloneMatrix, matrix } from '../src/tensor/matrix.js';
 import { availableBackends, maxAbsDiff, randomMatrix } from './helpers.js';
 
 const close = (fd: number, g: number, what: string) =>
@@ -46,19 +46,23 @@ test('architectures: LeNet-5 and Bartunov et al.\'s locally connected net parse 
   ] as const) assert.throws(() => parseArchitecture(bad), why);
 });
 
-test('im2col and col2im are adjoint: <im2col(x), y> = <x, col2im(y)>', () => {
-  const rng = Rng.fromSeed(2);
-  for (const [shape, k, s, p] of [[[2, 7, 6], 3, 2, 1], [[3, 5, 5], 2, 1, 0], [[1, 9, 7], 4, 3, 2]] as const) {
-    const g = patchGeometry(shape, k, s, p);
-    const x = rng.fillNormal(new Float32Array(shape[0] * shape[1] * shape[2]), 0, 1);
-    const rows = g.oh * g.ow, K = shape[0] * k * k;
-    const cols = new Float32Array(rows * K), y = rng.fillNormal(new Float32Array(rows * K), 0, 1), back = new Float32Array(x.length);
-    im2col(g, x, 0, cols, (q) => q);
-    col2im(g, y, (q) => q, back, 0);
-    const lhs = cols.reduce((acc, v, i) => acc + v * y[i], 0), rhs = x.reduce((acc, v, i) => acc + v * back[i], 0);
-    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${lhs} vs ${rhs}`);
-  }
-});
+for (const be of availableBackends()) {
+  test(`im2col and col2im are adjoint in every layout: <im2col(x), y> = <x, col2im(y)> (${be.name})`, () => {
+    const rng = Rng.fromSeed(2);
+    for (const [shape, k, s, p] of [[[2, 7, 6], 3, 2, 1], [[3, 5, 5], 2, 1, 0], [[1, 9, 7], 4, 3, 2], [[2, 6, 5], 3, 1, 2]] as const) {
+      const g = patchGeometry(shape, k, s, p), B = 3;
+      const x = randomMatrix(B, shape[0] * shape[1] * shape[2], rng);
+      const n = B * g.oh * g.ow * shape[0] * k * k;
+      for (const [name, layout] of Object.entries(patchLayouts(g, B))) {
+        const cols = new Float32Array(n), y = rng.fillNormal(new Float32Array(n), 0, 1), back = matrix(B, x.cols);
+        be.im2col(g, x, layout, cols);
+        be.col2im(g, y, layout, back);
+        const lhs = cols.reduce((acc, v, i) => acc + v * y[i], 0), rhs = x.data.reduce((acc, v, i) => acc + v * back.data[i], 0);
+        assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.max(1, Math.abs(lhs)), `${name} ${shape} k${k}s${s}p${p}: ${lhs} vs ${rhs}`);
+      }
+    }
+  });
+}
 
 for (const be of availableBackends()) {
   test(`backprop through conv, locally connected and pooling layers equals finite differences (${be.name})`, () => {
@@ -156,4 +160,67 @@ test('every registered rule steps a convolutional net: finite updates shaped lik
       if (id !== 'delta' && g.W.data.length) assert.ok(g.W.data.some((v) => v !== 0), `${id} layer ${l + 1}: learns`);
     });
   }
+});
+
+/** Layers of every image kind on odd shapes: strides that do not divide, padding, overlapping pools with ties. */
+const GOLDEN_ARCHS = [
+  ...ARCHS,
+  '2x7x7-maxpool3s2-avgpool2s1-4',
+  '1x28x28-c6k5p2-pool2-c16k5-pool2-120-84-10',
+  '1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10',
+];
+
+/** FNV-1a over the float32 bits of the arrays, as 8 hex digits. */
+function fingerprint(arrays: readonly Float32Array[]): string {
+  let h = 0x811c9dc5;
+  for (const a of arrays) {
+    const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    for (let i = 0; i < bits.length; i++) {
+      for (let s = 0; s < 32; s += 8) h = Math.imul(h ^ ((bits[i] >>> s) & 0xff), 0x01000193);
+    }
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Each image layer's forward z, parameter gradients and input error on the js backend, as a fingerprint
+ * per architecture: inputs rounded to halves, so that max pooling meets ties. */
+function jsLayerFingerprints(): Record<string, string> {
+  const js = availableBackends()[0];
+  const out: Record<string, string> = {};
+  for (const arch of GOLDEN_ARCHS) {
+    const spec = specOf(arch);
+    const rng = Rng.fromSeed(11);
+    const arrays: Float32Array[] = [];
+    for (const layer of networkLayers(spec)) {
+      if (layer.kind === 'dense') continue;
+      const p = layer.initParams(spec.init, rng);
+      const batch = 3;
+      const x = randomMatrix(batch, layer.inSize, rng), dz = randomMatrix(batch, layer.outSize, rng);
+      x.data.forEach((v, i) => { x.data[i] = Math.round(2 * v) / 2; });
+      const z = matrix(batch, layer.outSize), dx = matrix(batch, layer.inSize);
+      const grad = { W: matrix(p.W.rows, p.W.cols), b: new Float32Array(p.b.length) };
+      layer.forward(js, p, x, z);
+      layer.paramGrads(js, dz, x, grad);
+      layer.inputError(js, dz, p.W, dx, x);
+      arrays.push(z.data, grad.W.data, grad.b, dx.data);
+    }
+    out[arch] = fingerprint(arrays);
+  }
+  return out;
+}
+
+/** Recorded from the TypeScript loops the layers ran before the image kernels became Backend methods
+ * (commit 2de9053): the js backend must keep these numbers bit for bit. */
+const GOLDEN_JS_FINGERPRINTS: Record<string, string> = {
+  '2x7x6-c3k3s2p1-maxpool2-5-4': '9d9e53fe',
+  '1x5x5-lc2k3s1p1-avgpool2s1-4': '7889602d',
+  '3x6x5-c4k2-avgpool3s1-lc2k2s1-4': 'd7d3070a',
+  '1x9x7-c2k3s2-maxpool3s2-4': '7f92dd2e',
+  '2x7x7-maxpool3s2-avgpool2s1-4': '7dca0b10',
+  '1x28x28-c6k5p2-pool2-c16k5-pool2-120-84-10': '8df6c1dd',
+  '1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10': 'aa48d26a',
+};
+
+test('the js backend\'s conv, locally connected and pooling layers give the numbers of the first TypeScript loops, bit for bit', () => {
+  assert.deepEqual(jsLayerFingerprints(), GOLDEN_JS_FINGERPRINTS);
 });

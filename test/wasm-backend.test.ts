@@ -1,7 +1,7 @@
 // What only the wasm backend needs checking (backends.test.ts compares it with js like every backend):
 // the loader's errors, the browser entry points, memory growth between calls, the big GEMM in every
-// transpose, the SIMD tanh/sigmoid on the whole line and on ragged lengths, and that the built module is
-// not older than its C source.
+// transpose, the SIMD tanh/sigmoid on the whole line and on ragged lengths, the image kernels' staging
+// as memory grows, and that the built module is not older than its C source.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/tensor/backend.js';
 import { createJsBackend } from '../src/tensor/js-backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
+import { patchGeometry } from '../src/tensor/patches.js';
 import { createWasmBackend, instantiateWasmBackend } from '../src/tensor/wasm-backend.js';
 import { Rng } from '../src/random.js';
 import { findWasm, loadWasmBackend, WASM_RELATIVE_PATH } from '../node/wasm-loader.js';
@@ -75,13 +76,13 @@ test('createWasmBackend rejects a module that is not ngrad\'s kernels', () => {
   const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]); // a valid, empty module
   assert.throws(
     () => createWasmBackend(empty),
-    /does not export sgemm, tanhInPlace, sigmoidInPlace, clipInPlace, signInPlace, bernoulliInPlace, hardSigmoidBackwardInPlace; it is stale/,
+    /does not export sgemm, tanhInPlace, sigmoidInPlace, clipInPlace, signInPlace, bernoulliInPlace, hardSigmoidBackwardInPlace, sgemmBatched, im2colWasm, col2imWasm, transposeBlocksWasm, pool2dWasm, pool2dBackwardWasm; it is stale/,
   );
 });
 
 test('the built kernels are not older than their C source (else: node scripts/build-wasm.mjs)', { skip }, () => {
   const built = statSync(wasmPath ?? '').mtimeMs;
-  for (const file of ['gemm.c', 'activations.c', 'elementwise.c']) {
+  for (const file of ['gemm.c', 'activations.c', 'elementwise.c', 'image.c']) {
     const source = fileURLToPath(new URL(`../../src/tensor/wasm/${file}`, import.meta.url));
     assert.ok(statSync(source).mtimeMs <= built, `${file} changed after ${WASM_RELATIVE_PATH} was built; run node scripts/build-wasm.mjs`);
   }
@@ -190,5 +191,27 @@ test('wasm clip, sign, bernoulli and the hard sigmoid backward stage operands ri
       run(be, got);
       assert.deepEqual(got, want, `length ${n}`);
     }
+  }
+});
+
+test('wasm image kernels and gemmBatched stage operands right as memory grows and shrinks in use', { skip }, () => {
+  const be = loadWasmBackend();
+  // Small, then larger than any call so far (memory grows, views are rebuilt), then small again.
+  for (const [batch, shape] of [[2, [1, 6, 6]], [300, [32, 14, 14]], [3, [2, 5, 4]]] as const) {
+    const g = patchGeometry(shape, 3, 2, 1), size = shape[0] * shape[1] * shape[2], P = g.oh * g.ow, K = shape[0] * 9;
+    const x = randomMatrix(batch, size), layout = { image: K, position: batch * K, value: 1 };
+    const got = new Float32Array(batch * P * K), want = new Float32Array(batch * P * K);
+    be.im2col(g, x, layout, got);
+    js.im2col(g, x, layout, want);
+    assert.deepEqual(got, want, `im2col, batch ${batch}`);
+    const dxGot = matrix(batch, size), dxWant = matrix(batch, size);
+    be.col2im(g, want, layout, dxGot);
+    js.col2im(g, want, layout, dxWant);
+    assert.deepEqual(dxGot.data, dxWant.data, `col2im, batch ${batch}`);
+    const W = randomMatrix(P * 5, K), zGot = matrix(P * batch, 5), zWant = matrix(P * batch, 5);
+    const batched = { count: P, strideA: batch * K, strideB: 5 * K, strideC: batch * 5 };
+    be.gemmBatched(batched, false, true, 1, { rows: batch, cols: K, data: want }, { rows: 5, cols: K, data: W.data }, 0, { rows: batch, cols: 5, data: zGot.data });
+    js.gemmBatched(batched, false, true, 1, { rows: batch, cols: K, data: want }, { rows: 5, cols: K, data: W.data }, 0, { rows: batch, cols: 5, data: zWant.data });
+    for (let i = 0; i < zGot.data.length; i++) assert.ok(Math.abs(zGot.data[i] - zWant.data[i]) <= 1e-4, `gemmBatched, batch ${batch}, at ${i}`);
   }
 });

@@ -1,9 +1,9 @@
 /* N-API glue of the ngrad native backend: validates arguments, then calls OpenBLAS cblas_sgemm or a
- * kernel from kernels.c. Every length is checked here against what the kernel will touch, so a wrong
- * call from JavaScript throws instead of reading or writing out of bounds. The TypeScript side
- * (node/native-backend.ts) checks shapes first and gives the friendlier messages; these checks are
- * the last line. Float32Arrays are used in place: napi_get_typedarray_info already returns the data
- * pointer advanced by the view's byteOffset, so subarrays work without copies. */
+ * kernel from kernels.c, kernels-ieee.c or kernels-image.c. Every length is checked here against what the
+ * kernel will touch, so a wrong call from JavaScript throws instead of reading or writing out of bounds.
+ * The TypeScript side (node/native-backend.ts) checks shapes first and gives the friendlier messages;
+ * these checks are the last line. Float32Arrays are used in place: napi_get_typedarray_info already
+ * returns the data pointer advanced by the view's byteOffset, so subarrays work without copies. */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
@@ -353,6 +353,208 @@ static napi_value bernoulli(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Counts in double for length checks: exact while the true value is below 2^53, and above that never
+ * smaller than a Float32Array's length, so a too-short array is always caught. */
+static bool check_need(napi_env env, const char *fn, const char *name, size_t have, double need) {
+  if ((double)have < need) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s holds %zu values, needs %.0f", name, have, need);
+    fail(env, false, fn, msg);
+    return false;
+  }
+  return true;
+}
+
+/* Reads the 8 counts c, h, w, k, stride, pad, oh, ow at argv[0..7] and checks that they are consistent. */
+static bool get_patches(napi_env env, napi_value *argv, const char *fn, ngrad_patches *g) {
+  const char *names[8] = {"c", "h", "w", "k", "stride", "pad", "oh", "ow"};
+  size_t v[8];
+  for (int i = 0; i < 8; i++)
+    if (!get_count(env, argv[i], fn, names[i], &v[i])) return false;
+  *g = (ngrad_patches){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  const bool fits = g->h + 2 * g->pad >= g->k && g->w + 2 * g->pad >= g->k;
+  if (g->c < 1 || g->k < 1 || g->stride < 1 || !fits || g->oh != (g->h + 2 * g->pad - g->k) / g->stride + 1 ||
+      g->ow != (g->w + 2 * g->pad - g->k) / g->stride + 1) {
+    fail(env, true, fn, "inconsistent patch geometry");
+    return false;
+  }
+  return true;
+}
+
+/* The index one past the last value a patch layout addresses for `batch` images (0 for none). */
+static double layout_need(const ngrad_patches *g, size_t batch, size_t s_image, size_t s_position, size_t s_value) {
+  if (batch == 0) return 0;
+  return (double)(batch - 1) * (double)s_image + ((double)g->oh * (double)g->ow - 1) * (double)s_position +
+         ((double)g->c * (double)g->k * (double)g->k - 1) * (double)s_value + 1;
+}
+
+/* gemmBatched(transA, transB, m, n, k, alpha, A, B, beta, C, count, strideA, strideB, strideC): for i <
+ * count, C_i = alpha*op(A_i)*op(B_i) + beta*C_i with X_i at X + i*strideX; strideC = 0 sums every
+ * product into C (beta applied once). NOTE: each product is one cblas_sgemm call, so OpenBLAS threads
+ * (or not) by the size of one product. */
+static napi_value gemm_batched(napi_env env, napi_callback_info info) {
+  const char *fn = "gemmBatched";
+  napi_value argv[14];
+  bool ta, tb;
+  size_t m, n, k, count, sa, sb, sc;
+  double alpha, beta;
+  f32_view a, b, c;
+  if (!get_args(env, info, 14, argv, fn) || !get_bool(env, argv[0], fn, "transA", &ta) ||
+      !get_bool(env, argv[1], fn, "transB", &tb) || !get_count(env, argv[2], fn, "m", &m) ||
+      !get_count(env, argv[3], fn, "n", &n) || !get_count(env, argv[4], fn, "k", &k) ||
+      !get_double(env, argv[5], fn, "alpha", &alpha) || !get_f32(env, argv[6], fn, "A", &a) ||
+      !get_f32(env, argv[7], fn, "B", &b) || !get_double(env, argv[8], fn, "beta", &beta) ||
+      !get_f32(env, argv[9], fn, "C", &c) || !get_count(env, argv[10], fn, "count", &count) ||
+      !get_count(env, argv[11], fn, "strideA", &sa) || !get_count(env, argv[12], fn, "strideB", &sb) ||
+      !get_count(env, argv[13], fn, "strideC", &sc))
+    return NULL;
+  if (count == 0) return NULL;
+  const double last = (double)(count - 1);
+  const double need_a = last * (double)sa + (double)m * (double)k, need_b = last * (double)sb + (double)k * (double)n;
+  const double need_c = last * (double)sc + (double)m * (double)n;
+  if (!check_need(env, fn, "A", a.len, need_a) || !check_need(env, fn, "B", b.len, need_b) ||
+      !check_need(env, fn, "C", c.len, need_c))
+    return NULL;
+  if (sc != 0 && count > 1 && sc < m * n) return fail(env, false, fn, "C blocks overlap");
+  const size_t ext_a = (size_t)need_a, ext_b = (size_t)need_b, ext_c = (size_t)need_c;
+  if (!check_alias(env, fn, "C", c.data, ext_c, "A", a.data, ext_a, false) ||
+      !check_alias(env, fn, "C", c.data, ext_c, "B", b.data, ext_b, false))
+    return NULL;
+  if (m == 0 || n == 0) return NULL;
+  if (k == 0) {
+    const size_t blocks = sc == 0 ? 1 : count;
+    for (size_t t = 0; t < blocks; t++) {
+      float *ct = c.data + t * sc;
+      for (size_t i = 0; i < m * n; i++) ct[i] = beta == 0.0 ? 0.0f : (float)(beta * ct[i]);
+    }
+    return NULL;
+  }
+  const int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n), ldc = (int)n;
+  for (size_t t = 0; t < count; t++) {
+    const float bt = sc == 0 && t > 0 ? 1.0f : (float)beta;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, (float)alpha, a.data + t * sa, lda, b.data + t * sb, ldb, bt, c.data + t * sc, ldc);
+  }
+  return NULL;
+}
+
+/* transposeBlocks(count, rows, cols, src, dst) */
+static napi_value transpose_blocks(napi_env env, napi_callback_info info) {
+  const char *fn = "transposeBlocks";
+  napi_value argv[5];
+  size_t count, rows, cols;
+  f32_view src, dst;
+  if (!get_args(env, info, 5, argv, fn) || !get_count(env, argv[0], fn, "count", &count) ||
+      !get_count(env, argv[1], fn, "rows", &rows) || !get_count(env, argv[2], fn, "cols", &cols) ||
+      !get_f32(env, argv[3], fn, "src", &src) || !get_f32(env, argv[4], fn, "dst", &dst))
+    return NULL;
+  const double need = (double)count * (double)rows * (double)cols;
+  if (!check_need(env, fn, "src", src.len, need) || !check_need(env, fn, "dst", dst.len, need) ||
+      !check_alias(env, fn, "dst", dst.data, (size_t)need, "src", src.data, (size_t)need, false))
+    return NULL;
+  ngrad_transpose_blocks(count, rows, cols, src.data, dst.data);
+  return NULL;
+}
+
+/* im2col(c, h, w, k, stride, pad, oh, ow, x, batch, cols, sImage, sPosition, sValue) */
+static napi_value im2col(napi_env env, napi_callback_info info) {
+  const char *fn = "im2col";
+  napi_value argv[14];
+  ngrad_patches g;
+  f32_view x, cols;
+  size_t batch, si, sp, sv;
+  if (!get_args(env, info, 14, argv, fn) || !get_patches(env, argv, fn, &g) || !get_f32(env, argv[8], fn, "x", &x) ||
+      !get_count(env, argv[9], fn, "batch", &batch) || !get_f32(env, argv[10], fn, "cols", &cols) ||
+      !get_count(env, argv[11], fn, "sImage", &si) || !get_count(env, argv[12], fn, "sPosition", &sp) ||
+      !get_count(env, argv[13], fn, "sValue", &sv))
+    return NULL;
+  const double need_x = (double)batch * (double)g.c * (double)g.h * (double)g.w, need_c = layout_need(&g, batch, si, sp, sv);
+  if (!check_need(env, fn, "x", x.len, need_x) || !check_need(env, fn, "cols", cols.len, need_c) ||
+      !check_alias(env, fn, "cols", cols.data, (size_t)need_c, "x", x.data, (size_t)need_x, false))
+    return NULL;
+  ngrad_im2col(&g, x.data, batch, cols.data, si, sp, sv);
+  return NULL;
+}
+
+/* col2im(c, h, w, k, stride, pad, oh, ow, cols, sImage, sPosition, sValue, dx, batch) */
+static napi_value col2im(napi_env env, napi_callback_info info) {
+  const char *fn = "col2im";
+  napi_value argv[14];
+  ngrad_patches g;
+  f32_view cols, dx;
+  size_t batch, si, sp, sv;
+  if (!get_args(env, info, 14, argv, fn) || !get_patches(env, argv, fn, &g) ||
+      !get_f32(env, argv[8], fn, "cols", &cols) || !get_count(env, argv[9], fn, "sImage", &si) ||
+      !get_count(env, argv[10], fn, "sPosition", &sp) || !get_count(env, argv[11], fn, "sValue", &sv) ||
+      !get_f32(env, argv[12], fn, "dx", &dx) || !get_count(env, argv[13], fn, "batch", &batch))
+    return NULL;
+  const double need_x = (double)batch * (double)g.c * (double)g.h * (double)g.w, need_c = layout_need(&g, batch, si, sp, sv);
+  if (!check_need(env, fn, "dx", dx.len, need_x) || !check_need(env, fn, "cols", cols.len, need_c) ||
+      !check_alias(env, fn, "dx", dx.data, (size_t)need_x, "cols", cols.data, (size_t)need_c, false))
+    return NULL;
+  ngrad_col2im(&g, cols.data, si, sp, sv, batch, dx.data);
+  return NULL;
+}
+
+static bool get_pool_mode(napi_env env, napi_value v, const char *fn, int *out) {
+  size_t code;
+  if (!get_count(env, v, fn, "pooling mode", &code)) return false;
+  if (code >= NGRAD_POOL_COUNT) {
+    fail(env, true, fn, "unknown pooling mode");
+    return false;
+  }
+  *out = (int)code;
+  return true;
+}
+
+/* pool2d(mode, c, h, w, k, stride, pad, oh, ow, x, batch, z): pad must be 0. */
+static napi_value pool2d(napi_env env, napi_callback_info info) {
+  const char *fn = "pool2d";
+  napi_value argv[12];
+  int mode;
+  ngrad_patches g;
+  f32_view x, z;
+  size_t batch;
+  if (!get_args(env, info, 12, argv, fn) || !get_pool_mode(env, argv[0], fn, &mode) ||
+      !get_patches(env, argv + 1, fn, &g) || !get_f32(env, argv[9], fn, "x", &x) ||
+      !get_count(env, argv[10], fn, "batch", &batch) || !get_f32(env, argv[11], fn, "z", &z))
+    return NULL;
+  if (g.pad != 0) return fail(env, true, fn, "pooling takes no padding");
+  const double need_x = (double)batch * (double)g.c * (double)g.h * (double)g.w;
+  const double need_z = (double)batch * (double)g.c * (double)g.oh * (double)g.ow;
+  if (!check_need(env, fn, "x", x.len, need_x) || !check_need(env, fn, "z", z.len, need_z) ||
+      !check_alias(env, fn, "z", z.data, (size_t)need_z, "x", x.data, (size_t)need_x, false))
+    return NULL;
+  ngrad_pool2d(mode, &g, x.data, batch, z.data);
+  return NULL;
+}
+
+/* pool2dBackward(mode, c, h, w, k, stride, pad, oh, ow, x, dz, batch, dx): x is read by max only. */
+static napi_value pool2d_backward(napi_env env, napi_callback_info info) {
+  const char *fn = "pool2dBackward";
+  napi_value argv[13];
+  int mode;
+  ngrad_patches g;
+  f32_view x, dz, dx;
+  size_t batch;
+  if (!get_args(env, info, 13, argv, fn) || !get_pool_mode(env, argv[0], fn, &mode) ||
+      !get_patches(env, argv + 1, fn, &g) || !get_f32(env, argv[9], fn, "x", &x) ||
+      !get_f32(env, argv[10], fn, "dz", &dz) || !get_count(env, argv[11], fn, "batch", &batch) ||
+      !get_f32(env, argv[12], fn, "dx", &dx))
+    return NULL;
+  if (g.pad != 0) return fail(env, true, fn, "pooling takes no padding");
+  const double need_x = (double)batch * (double)g.c * (double)g.h * (double)g.w;
+  const double need_z = (double)batch * (double)g.c * (double)g.oh * (double)g.ow;
+  if (!check_need(env, fn, "dz", dz.len, need_z) || !check_need(env, fn, "dx", dx.len, need_x) ||
+      !check_alias(env, fn, "dx", dx.data, (size_t)need_x, "dz", dz.data, (size_t)need_z, false))
+    return NULL;
+  if (mode == NGRAD_POOL_MAX && (!check_need(env, fn, "x", x.len, need_x) ||
+                                 !check_alias(env, fn, "dx", dx.data, (size_t)need_x, "x", x.data, (size_t)need_x, false)))
+    return NULL;
+  ngrad_pool2d_backward(mode, &g, x.data, dz.data, batch, dx.data);
+  return NULL;
+}
+
 /* setThreads(n): OpenBLAS's thread count for the whole process. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   const char *fn = "setThreads";
@@ -393,6 +595,12 @@ NAPI_MODULE_INIT() {
       {"clip", NULL, clip, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bernoulli", NULL, bernoulli, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemmBatched", NULL, gemm_batched, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transposeBlocks", NULL, transpose_blocks, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pool2d", NULL, pool2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pool2dBackward", NULL, pool2d_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, blas_info, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -23,10 +23,12 @@
     {
       # NOTE: the compare-and-select kernels (clip, sign, bernoulli, the hard sigmoid's derivative) keep
       # IEEE semantics: -ffinite-math-only would let gcc turn their selects into a max/min that drops NaN,
-      # and -fno-signed-zeros one that turns -0 into +0, so native would disagree with js and wasm.
+      # and -fno-signed-zeros one that turns -0 into +0, so native would disagree with js and wasm. So do
+      # the image kernels (kernels-image.c: max pooling compares, the average pool rounds as js does, and
+      # -std=c11 keeps gcc from contracting a*b+c into an FMA).
       "target_name": "ngrad_ieee_kernels",
       "type": "static_library",
-      "sources": ["kernels-ieee.c"],
+      "sources": ["kernels-ieee.c", "kernels-image.c"],
       "cflags": ["-O3", "-march=native", "-fPIC", "-std=c11", "-Wall", "-Wextra"],
     },
     {

@@ -51,4 +51,32 @@ void ngrad_bernoulli(const float *p, const float *u, float *out, size_t n);
 /* dz = dh where 0 < z < 1, else 0 (the hard sigmoid's derivative, 0 at the kinks); dz may be dh. */
 void ngrad_hard_sigmoid_backward(const float *z, const float *dh, float *dz, size_t n);
 
+/* The kernels below are in kernels-image.c (IEEE semantics, like kernels-ieee.c). */
+
+/* k x k patches of channels-first images [c, h, w], every `stride` pixels, `pad` zeros around; oh x ow
+ * positions, each c*k*k values in the order [c, ky, kx] (PatchGeometry in src/tensor/patches.ts). */
+typedef struct {
+  size_t c, h, w, k, stride, pad, oh, ow;
+} ngrad_patches;
+
+/* Must match POOL_CODES in src/tensor/patches.ts. */
+enum ngrad_pool { NGRAD_POOL_MAX = 0, NGRAD_POOL_AVG = 1, NGRAD_POOL_COUNT = 2 };
+
+/* Value j of position q of image n goes to cols[n*s_image + q*s_position + j*s_value]. */
+void ngrad_im2col(const ngrad_patches *g, const float *x, size_t batch, float *cols, size_t s_image, size_t s_position,
+                  size_t s_value);
+
+/* dx [batch, c*h*w] = the adjoint of im2col applied to cols; dx is overwritten. */
+void ngrad_col2im(const ngrad_patches *g, const float *cols, size_t s_image, size_t s_position, size_t s_value,
+                  size_t batch, float *dx);
+
+/* dst[t] = src[t]^T for count blocks [rows, cols]; src and dst disjoint. */
+void ngrad_transpose_blocks(size_t count, size_t rows, size_t cols, const float *src, float *dst);
+
+/* z [batch, c*oh*ow] = max or mean of each window (pad 0) of x [batch, c*h*w]. */
+void ngrad_pool2d(int mode, const ngrad_patches *g, const float *x, size_t batch, float *z);
+
+/* dx [batch, c*h*w] = pool2d's input error from dz (x read by max only); dx is overwritten. */
+void ngrad_pool2d_backward(int mode, const ngrad_patches *g, const float *x, const float *dz, size_t batch, float *dx);
+
 #endif

@@ -1,4 +1,7 @@
 import type { Matrix } from './matrix.js';
+import type { GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
+
+export type { GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
 
 /** Element-wise non-linearities known to every backend. The numeric codes are shared with the native
  * addon's C kernels (node/native/kernels.h): keep them in step. hard_sigmoid is clip(z, 0, 1), the
@@ -45,6 +48,28 @@ export interface Backend {
    * backend gives the same samples from the same seed. p ≤ 0 gives 0, p ≥ 1 gives 1; NaN in p or u gives 0.
    * out may alias p or u. */
   bernoulli(p: Float32Array, u: Float32Array, out: Float32Array): void;
+  /** gemm over `batch.count` operand triples at fixed strides: C_i = alpha·op(A_i)·op(B_i) + beta·C_i, where
+   * X_i is the matrix of X's shape that starts at X.data[i·strideX] (stride 0: one operand for all i). With
+   * strideC = 0 the products are summed into the one C: C = alpha·Σ_i op(A_i)·op(B_i) + beta·C, accumulated
+   * as one product over the concatenated inner dimension (so the js backend rounds once). count = 0 leaves C alone. */
+  gemmBatched(batch: GemmBatch, transA: boolean, transB: boolean, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void;
+  /** dst_i = src_iᵀ for `count` consecutive blocks: src [count, rows, cols] → dst [count, cols, rows].
+   * dst must not overlap src. Exact (a copy). */
+  transposeBlocks(count: number, rows: number, cols: number, src: Float32Array, dst: Float32Array): void;
+  /** The patches of every image of x [B, C·H·W] into cols at `layout` (zeros in the padding); other values
+   * of cols are left alone. Exact (a copy). */
+  im2col(g: PatchGeometry, x: Matrix, layout: PatchLayout, cols: Float32Array): void;
+  /** The adjoint of im2col: dx [B, C·H·W] = every patch value of cols added back onto the pixel it came
+   * from (padding dropped). Overwrites dx. NOTE: the js backend adds each pixel's values in the order of
+   * the positions q; the others may add in another order (equal to float32 rounding). */
+  col2im(g: PatchGeometry, cols: Float32Array, layout: PatchLayout, dx: Matrix): void;
+  /** Max or average over the k×k windows (g.pad = 0) of each channel: x [B, C·H·W] → z [B, C·oh·ow]. A NaN
+   * in a max window is kept only where it comes first. Every backend gives the js reference's bits. */
+  pool2d(mode: PoolMode, g: PatchGeometry, x: Matrix, z: Matrix): void;
+  /** The error of pool2d at its input: each window's dz goes to the window's first maximum of x (max) or
+   * 1/k² of it to every input of the window (avg); overlapping windows add up, window by window. Overwrites
+   * dx [B, C·H·W]; x is read by max only. Every backend gives the js reference's bits. */
+  pool2dBackward(mode: PoolMode, g: PatchGeometry, x: Matrix, dz: Matrix, dx: Matrix): void;
   /** Number of threads the backend's GEMM may use (1 for single-threaded backends). */
   setThreads(n: number): void;
   getThreads(): number;

@@ -1,5 +1,6 @@
 import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import type { Matrix } from './matrix.js';
+import { col2imJs, gemmBatchedJs, im2colJs, pool2dBackwardJs, pool2dJs, transposeBlocksJs } from './js-image-kernels.js';
 
 /**
  * The portable reference backend: plain TypeScript over Float32Array, runs anywhere.
@@ -8,7 +9,7 @@ import type { Matrix } from './matrix.js';
  */
 export function createJsBackend(): Backend {
   let rowAccumulator = new Float64Array(0);
-  return {
+  const backend: Backend = {
     name: 'js',
     gemm(transA, transB, alpha, a, b, beta, c) {
       const { m, n, k } = checkGemmShapes(transA, transB, a, b, c);
@@ -90,9 +91,16 @@ export function createJsBackend(): Backend {
       checkBernoulli(p, u, out);
       for (let i = 0; i < p.length; i++) out[i] = u[i] < p[i] ? 1 : 0;
     },
+    gemmBatched: (batch, transA, transB, alpha, a, b, beta, c) => gemmBatchedJs(backend.gemm, batch, transA, transB, alpha, a, b, beta, c),
+    transposeBlocks: transposeBlocksJs,
+    im2col: im2colJs,
+    col2im: col2imJs,
+    pool2d: pool2dJs,
+    pool2dBackward: pool2dBackwardJs,
     setThreads() {},
     getThreads: () => 1,
   };
+  return backend;
 }
 
 /** out = min(max(x, lo), hi) with lo, hi already float32. NOTE: written as the two comparisons x < lo and

@@ -1,11 +1,15 @@
 import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import { activateBackwardJs, activateJs, createJsBackend } from './js-backend.js';
 import type { Matrix } from './matrix.js';
+import {
+  checkGemmBatch, checkPatches, checkPool, checkTransposeBlocks, isDenseLayout, layoutExtent, POOL_CODES, type PatchGeometry,
+} from './patches.js';
 
 /**
  * The WebAssembly backend: GEMM, tanh and sigmoid run in a SIMD kernel compiled from src/tensor/wasm/*.c
  * (scripts/build-wasm.mjs), and so do clip, sign, bernoulli and the hard sigmoid (forward and backward),
- * whose compare-and-select kernels give the js reference's bits exactly. relu, leaky_relu, bias, column
+ * whose compare-and-select kernels give the js reference's bits exactly, and the image kernels (batched
+ * GEMM, im2col / col2im, block transposes, pooling; image.c). relu, leaky_relu, bias, column
  * sums, axpby and Adam are the js backend's. Single-threaded. Runs in browsers and in Node
  * (node/wasm-loader.ts reads the module from disk).
  *
@@ -31,11 +35,25 @@ interface WasmKernels {
   bernoulliInPlace(p: number, u: number, n: number): void;
   /** Writes dz over dh. */
   hardSigmoidBackwardInPlace(z: number, dh: number, n: number): void;
+  sgemmBatched(
+    transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number,
+    ldb: number, beta: number, c: number, count: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+  im2colWasm(...args: [...Geometry, x: number, batch: number, cols: number, sImage: number, sPosition: number, sValue: number]): void;
+  col2imWasm(...args: [...Geometry, cols: number, sImage: number, sPosition: number, sValue: number, dx: number, batch: number]): void;
+  transposeBlocksWasm(count: number, rows: number, cols: number, src: number, dst: number): void;
+  pool2dWasm(...args: [mode: number, ...Geometry, x: number, batch: number, z: number]): void;
+  pool2dBackwardWasm(...args: [mode: number, ...Geometry, x: number, dz: number, batch: number, dx: number]): void;
 }
+
+/** A PatchGeometry as the kernels take it: c, h, w, k, stride, pad, oh, ow. */
+type Geometry = [number, number, number, number, number, number, number, number];
+const geometry = (g: PatchGeometry): Geometry => [g.c, g.h, g.w, g.k, g.stride, g.pad, g.oh, g.ow];
 
 const KERNEL_FUNCTIONS = [
   'sgemm', 'tanhInPlace', 'sigmoidInPlace', 'clipInPlace', 'signInPlace', 'bernoulliInPlace',
-  'hardSigmoidBackwardInPlace',
+  'hardSigmoidBackwardInPlace', 'sgemmBatched', 'im2colWasm', 'col2imWasm', 'transposeBlocksWasm', 'pool2dWasm',
+  'pool2dBackwardWasm',
 ] as const;
 
 /** The kernels of an instance, or an error naming what is missing (a stale or foreign .wasm file). */
@@ -59,6 +77,12 @@ function kernelsOf(instance: WebAssembly.Instance): WasmKernels {
     signInPlace: ex.signInPlace as WasmKernels['signInPlace'],
     bernoulliInPlace: ex.bernoulliInPlace as WasmKernels['bernoulliInPlace'],
     hardSigmoidBackwardInPlace: ex.hardSigmoidBackwardInPlace as WasmKernels['hardSigmoidBackwardInPlace'],
+    sgemmBatched: ex.sgemmBatched as WasmKernels['sgemmBatched'],
+    im2colWasm: ex.im2colWasm as WasmKernels['im2colWasm'],
+    col2imWasm: ex.col2imWasm as WasmKernels['col2imWasm'],
+    transposeBlocksWasm: ex.transposeBlocksWasm as WasmKernels['transposeBlocksWasm'],
+    pool2dWasm: ex.pool2dWasm as WasmKernels['pool2dWasm'],
+    pool2dBackwardWasm: ex.pool2dBackwardWasm as WasmKernels['pool2dBackwardWasm'],
   };
 }
 
@@ -109,6 +133,21 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
   function unstage(offset: number, out: Float32Array): void {
     out.set(view.subarray(offset, offset + out.length));
   }
+
+  /** Offsets in floats of consecutive operands of these lengths from the heap base, each 16-byte aligned,
+   * with memory grown to hold them all (so `view` is current afterwards). */
+  function place(...lengths: number[]): number[] {
+    const offsets: number[] = [];
+    let at = base;
+    for (const n of lengths) {
+      offsets.push(at);
+      at += padded(n);
+    }
+    reserve(at - base);
+    return offsets;
+  }
+
+  const head = (x: Float32Array, n: number) => x.subarray(0, n);
 
   /** The kernel takes lo and hi as float32, as the js reference rounds them. Lengths checked by the caller. */
   function clipWasm(x: Float32Array, lo: number, hi: number, out: Float32Array): void {
@@ -174,6 +213,70 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
       const offU = stage(p, u);
       kernels.bernoulliInPlace(heapBase, 4 * offU, p.length); // writes over p's copy
       unstage(base, out);
+    },
+    gemmBatched(batch, transA, transB, alpha, a, b, beta, c) {
+      const one = (x: Matrix): Matrix => ({ rows: x.rows, cols: x.cols, data: x.data.subarray(0, x.rows * x.cols) });
+      const { m, n, k } = checkGemmShapes(transA, transB, one(a), one(b), one(c));
+      checkGemmBatch(batch, a, b, c, m, n, k);
+      const { count, strideA, strideB, strideC } = batch;
+      if (count === 0 || m === 0 || n === 0) return;
+      const beta32 = Math.fround(beta);
+      const last = count - 1, lenA = last * strideA + m * k, lenB = last * strideB + k * n, lenC = last * strideC + m * n;
+      const [offA, offB, offC] = place(lenA, lenB, lenC);
+      view.set(head(a.data, lenA), offA);
+      view.set(head(b.data, lenB), offB);
+      // C is read with beta ≠ 0, and values between its blocks (strideC > m·n) must survive the copy back.
+      if (beta32 !== 0 || (count > 1 && strideC > m * n)) view.set(head(c.data, lenC), offC);
+      kernels.sgemmBatched(+transA, +transB, m, n, k, alpha, 4 * offA, a.cols, 4 * offB, b.cols, beta32, 4 * offC, count, strideA, strideB, strideC);
+      c.data.set(view.subarray(offC, offC + lenC));
+    },
+    transposeBlocks(count, rows, cols, src, dst) {
+      checkTransposeBlocks(count, rows, cols, src, dst);
+      const len = count * rows * cols;
+      const [offS, offD] = place(len, len);
+      view.set(head(src, len), offS);
+      kernels.transposeBlocksWasm(count, rows, cols, 4 * offS, 4 * offD);
+      dst.set(view.subarray(offD, offD + len));
+    },
+    im2col(g, x, layout, cols) {
+      checkPatches(g, x, layout, cols, 'im2col');
+      const lenX = x.rows * x.cols, lenC = layoutExtent(g, x.rows, layout);
+      if (lenC === 0) return;
+      const [offX, offC] = place(lenX, lenC);
+      view.set(head(x.data, lenX), offX);
+      // Values of cols the layout skips are left alone: copy them in unless every one is overwritten.
+      if (!isDenseLayout(g, x.rows, layout)) view.set(head(cols, lenC), offC);
+      kernels.im2colWasm(...geometry(g), 4 * offX, x.rows, 4 * offC, layout.image, layout.position, layout.value);
+      cols.set(view.subarray(offC, offC + lenC));
+    },
+    col2im(g, cols, layout, dx) {
+      checkPatches(g, dx, layout, cols, 'col2im');
+      const lenX = dx.rows * dx.cols, lenC = layoutExtent(g, dx.rows, layout);
+      if (lenX === 0) return;
+      const [offC, offX] = place(lenC, lenX);
+      view.set(head(cols, lenC), offC);
+      kernels.col2imWasm(...geometry(g), 4 * offC, layout.image, layout.position, layout.value, 4 * offX, dx.rows);
+      dx.data.set(view.subarray(offX, offX + lenX));
+    },
+    pool2d(mode, g, x, z) {
+      checkPool(mode, g, x, z, 'pool2d');
+      const lenX = x.rows * x.cols, lenZ = z.rows * z.cols;
+      if (lenZ === 0) return;
+      const [offX, offZ] = place(lenX, lenZ);
+      view.set(head(x.data, lenX), offX);
+      kernels.pool2dWasm(POOL_CODES[mode], ...geometry(g), 4 * offX, x.rows, 4 * offZ);
+      z.data.set(view.subarray(offZ, offZ + lenZ));
+    },
+    pool2dBackward(mode, g, x, dz, dx) {
+      checkPool(mode, g, dx, dz, 'pool2dBackward');
+      if (mode === 'max') checkPool(mode, g, x, dz, 'pool2dBackward');
+      const lenX = dx.rows * dx.cols, lenZ = dz.rows * dz.cols, lenIn = mode === 'max' ? lenX : 0;
+      if (lenX === 0) return;
+      const [offIn, offZ, offX] = place(lenIn, lenZ, lenX);
+      if (lenIn > 0) view.set(head(x.data, lenIn), offIn);
+      view.set(head(dz.data, lenZ), offZ);
+      kernels.pool2dBackwardWasm(POOL_CODES[mode], ...geometry(g), 4 * offIn, 4 * offZ, dx.rows, 4 * offX);
+      dx.data.set(view.subarray(offX, offX + lenX));
     },
     setThreads() {},
     getThreads: () => 1,

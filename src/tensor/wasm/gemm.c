@@ -160,3 +160,16 @@ void sgemm(int transA, int transB, int m, int n, int k, float alpha, const float
     }
   }
 }
+
+/**
+ * sgemm over `count` operand triples at fixed strides (in floats): C_t = alpha·op(A_t)·op(B_t) + beta·C_t
+ * with X_t at X + t·strideX; strideC = 0 sums every product into C (beta applied once).
+ */
+EXPORT(sgemmBatched)
+void sgemmBatched(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                  int ldb, float beta, float *c, int count, int strideA, int strideB, int strideC) {
+  for (int t = 0; t < count; t++) {
+    sgemm(transA, transB, m, n, k, alpha, a + t * strideA, lda, b + t * strideB, ldb, strideC == 0 && t > 0 ? 1.0f : beta,
+          c + t * strideC);
+  }
+}
