@@ -1,3 +1,5 @@
+import { patchGeometry } from '../tensor/patches.js';
+
 /**
  * What each layer of a network is, as plain data (in the spec, so in checkpoints and configs), and the
  * architecture grammar of --arch that writes it. Shapes are per example, channels first: [C, H, W].
@@ -15,9 +17,7 @@ export type LayerSpec =
 export function layerOutputShape(spec: LayerSpec, input: readonly number[]): number[] {
   if (spec.kind === 'dense') return [spec.out];
   if (input.length !== 3) throw new Error(`a ${spec.kind} layer needs an image input [channels, height, width], got [${input.join(', ')}]: start --arch with CxHxW, e.g. 1x28x28`);
-  const [c, h, w] = input;
-  const side = (n: number) => Math.floor((n + 2 * ('pad' in spec ? spec.pad : 0) - spec.k) / spec.stride) + 1;
-  const oh = side(h), ow = side(w);
+  const { c, h, w, oh, ow } = patchGeometry(input, spec.k, spec.stride, 'pad' in spec ? spec.pad : 0);
   if (oh < 1 || ow < 1) throw new Error(`a ${spec.kind} layer with k=${spec.k} does not fit an input of ${h}×${w}: use a smaller kernel or more padding`);
   return [spec.kind === 'pool2d' ? c : spec.out, oh, ow];
 }
