@@ -492,6 +492,56 @@ for (const backend of candidates) {
   });
 }
 
+/** A convolution's three products by direct summation in float64 (no patches), the definition conv2d's
+ * lowering must meet: z[n, o, q] = Σ_{c,ky,kx} W[o, (c·k + ky)·k + kx] · x[n, c, oy·s − p + ky, ox·s − p + kx]. */
+function directConv(g: PatchGeometry, out: number, x: Matrix, W: Matrix, dz: Matrix) {
+  const { c, h, w, k, stride, pad, oh, ow } = g, B = x.rows, K = c * k * k, P = oh * ow;
+  const z = new Float64Array(B * out * P), dW = new Float64Array(out * K), dx = new Float64Array(B * c * h * w);
+  for (let n = 0; n < B; n++) for (let o = 0; o < out; o++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+    const q = n * out * P + o * P + oy * ow + ox;
+    for (let ch = 0; ch < c; ch++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+      const iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+      const j = o * K + (ch * k + ky) * k + kx, pixel = n * c * h * w + ch * h * w + iy * w + ix;
+      z[q] += W.data[j] * x.data[pixel];
+      dW[j] += dz.data[q] * x.data[pixel];
+      dx[pixel] += W.data[j] * dz.data[q];
+    }
+  }
+  return { z, dW, dx };
+}
+
+for (const backend of [js, ...candidates]) {
+  test(`${backend.name}: conv2d's forward, weight gradient and input error equal direct convolution (odd geometries, batch 0 to 7)`, () => {
+    const shapes = [[[1, 5, 5], 3, 1, 0, 2], [[2, 7, 6], 3, 2, 1, 3], [[3, 6, 5], 2, 1, 0, 4], [[1, 9, 7], 3, 2, 0, 2], [[1, 28, 28], 5, 1, 2, 6], [[6, 14, 14], 5, 1, 0, 16], [[2, 4, 4], 4, 1, 3, 1]] as const;
+    for (const [shape, k, stride, pad, out] of shapes) {
+      const g = patchGeometry(shape, k, stride, pad), K = shape[0] * k * k, P = g.oh * g.ow, size = shape[0] * shape[1] * shape[2];
+      for (const B of [0, 1, 3, 7]) {
+        const what = `${backend.name} conv2d ${shape.join('x')} k${k}s${stride}p${pad} → ${out}, batch ${B}`;
+        const x = randomMatrix(B, size), W = randomMatrix(out, K), dz = randomMatrix(B, out * P), want = directConv(g, out, x, W, dz);
+        const z = matrix(B, out * P, new Float32Array(B * out * P).fill(NaN)), dW = matrix(out, K, new Float32Array(out * K).fill(NaN));
+        const dx = matrix(B, size, new Float32Array(B * size).fill(NaN));
+        backend.conv2d('forward', g, x, W, z);
+        backend.conv2d('weightGrad', g, dz, x, dW);
+        backend.conv2d('inputError', g, W, dz, dx);
+        const near = (got: Float32Array, ref: Float64Array, part: string) => {
+          for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what} ${part} at ${i}: ${got[i]} vs ${ref[i]}`);
+        };
+        near(z.data, want.z, 'forward');
+        near(dW.data, want.dW, 'weight gradient');
+        near(dx.data, want.dx, 'input error');
+      }
+    }
+    const g = patchGeometry([2, 5, 5], 3, 1, 0), buf = random(400);
+    assert.throws(() => backend.conv2d('forward', g, matrix(2, 50), matrix(4, 17), matrix(2, 36)), /conv2d forward: shapes do not fit/);
+    assert.throws(() => backend.conv2d('weightGrad', g, matrix(3, 36), matrix(2, 50), matrix(4, 18)), /conv2d weightGrad: shapes do not fit/);
+    assert.throws(() => backend.conv2d('inputError', g, matrix(4, 18), matrix(2, 36), matrix(2, 49)), /conv2d inputError: shapes do not fit/);
+    assert.throws(() => backend.conv2d('forward', g, matrix(2, 50, buf.subarray(0, 100)), matrix(4, 18), matrix(2, 36, buf.subarray(90, 162))), /shares memory with an input/);
+    assert.throws(() => backend.conv2d('forward', g, { rows: 2, cols: 50, data: random(99) }, matrix(4, 18), matrix(2, 36)), /fewer values than its shape says/);
+    assert.throws(() => backend.conv2d('sideways' as never, g, matrix(2, 50), matrix(4, 18), matrix(2, 36)), /unknown op 'sideways'/);
+  });
+}
+
 if (native) {
   const backend = native;
 
@@ -563,6 +613,30 @@ if (native) {
     assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, random(24), random(20), 0, random(30), 3, 6, 0, 15), /A holds 24 values, needs 24|C holds 30 values, needs 45/);
     assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, random(24), random(20), 0, random(30), 2, 12, 0, 10), /C blocks overlap/);
     assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, buf.subarray(0, 24), random(20), 0, buf.subarray(20, 50), 2, 12, 0, 15), /C and A share memory/);
+  });
+
+  test('native: conv2d gives the same bits on 1, 2 and 3 threads, and checks lengths, op and overlaps in C', () => {
+    const threads = native.getThreads();
+    const g = patchGeometry([3, 11, 9], 3, 2, 1), out = 5, B = 9, K = 27, P = g.oh * g.ow;
+    const x = randomMatrix(B, 3 * 11 * 9), W = randomMatrix(out, K), dz = randomMatrix(B, out * P);
+    const results = [1, 2, 3].map((n) => {
+      native.setThreads(n);
+      const z = matrix(B, out * P), dW = matrix(out, K), dx = matrix(B, 3 * 11 * 9);
+      native.conv2d('forward', g, x, W, z);
+      native.conv2d('weightGrad', g, dz, x, dW);
+      native.conv2d('inputError', g, W, dz, dx);
+      return [z.data, dW.data, dx.data];
+    });
+    native.setThreads(threads);
+    for (const r of results.slice(1)) r.forEach((a, i) => assertSameBits(a, results[0][i], `conv2d op ${i} across thread counts`));
+    const addon = createRequire(import.meta.url)(findAddon() ?? '') as Record<string, (...args: unknown[]) => void>;
+    const geo = [2, 5, 5, 3, 1, 0, 3, 3]; // c, h, w, k, stride, pad, oh, ow; K = 18, P = 9
+    assert.throws(() => addon.conv2d(0, ...geo, 4, 2, random(99), random(72), random(72)), /ngrad native conv2d: a holds 99 values, needs 100/);
+    assert.throws(() => addon.conv2d(1, ...geo, 4, 2, random(72), random(100), random(71)), /c holds 71 values, needs 72/);
+    assert.throws(() => addon.conv2d(2, ...geo, 4, 2, random(72), random(71), random(100)), /b holds 71 values, needs 72/);
+    assert.throws(() => addon.conv2d(3, ...geo, 4, 2, random(100), random(72), random(72)), /unknown op/);
+    const buf = random(300);
+    assert.throws(() => addon.conv2d(0, ...geo, 4, 2, buf.subarray(0, 100), random(72), buf.subarray(99, 171)), /c and a share memory/);
   });
 
   test('native: loading the addon leaves the process computing with subnormals (no flush-to-zero)', () => {

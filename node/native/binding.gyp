@@ -34,11 +34,11 @@
     {
       "target_name": "ngrad_native",
       "dependencies": ["ngrad_kernels", "ngrad_ieee_kernels"],
-      "sources": ["addon.c"],
+      "sources": ["addon.c", "conv.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "<@(openblas_cflags)"],
       # -lm links libm's linker script, which pulls in libmvec for the vectorised tanhf/expf.
-      "libraries": ["<@(openblas_libs)", "-lm"],
+      "libraries": ["<@(openblas_libs)", "-lm", "-lpthread"],
     },
   ],
 }

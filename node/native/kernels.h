@@ -79,4 +79,19 @@ void ngrad_pool2d(int mode, const ngrad_patches *g, const float *x, size_t batch
 /* dx [batch, c*h*w] = pool2d's input error from dz (x read by max only); dx is overwritten. */
 void ngrad_pool2d_backward(int mode, const ngrad_patches *g, const float *x, const float *dz, size_t batch, float *dx);
 
+/* The kernel below is in conv.c (it calls OpenBLAS, so it is built with the addon). */
+
+/* Must match CONV2D_OPS in src/tensor/patches.ts. */
+enum ngrad_conv_op { NGRAD_CONV_FORWARD = 0, NGRAD_CONV_WEIGHT_GRAD = 1, NGRAD_CONV_INPUT_ERROR = 2, NGRAD_CONV_OPS = 3 };
+#define NGRAD_CONV_MAX_THREADS 64
+
+/* One of conv2d's lowered products over `batch` images (Backend.conv2d in src/tensor/backend.ts), with
+ * K = c*k*k, P = oh*ow, W and F [out, K], images [batch, c*h*w], outputs and their errors [batch, out*P]:
+ *   forward:     a = x, b = W, c = z   (z_n = W·cols_n, overwritten);
+ *   weight grad: a = dz, b = x, c = dW (dW = Σ_n dz_n·cols_nᵀ, overwritten);
+ *   input error: a = F, b = dz, c = dx (dx = col2im(Fᵀ·dz_n), overwritten).
+ * Runs on up to `threads` threads; returns -1 if out of memory (c untouched or partly written), else 0. */
+int ngrad_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const float *a, const float *b, float *c,
+                 int threads);
+
 #endif

@@ -6,39 +6,28 @@ import { initWeights, type InitSpec } from './init.js';
 import type { Layer, LayerParams } from './layer.js';
 
 /**
- * A 2-D convolution on channels-first images, lowered onto GEMM with im2col, one product per image (K =
- * C·k·k values a patch, P = oh·ow positions), each pass with the patch layout its product wants:
- *   forward   z_n = W·cols_n + b        cols_n [K, P] (columns): [out, P], straight into row n of z;
- *   gradients dW = Σ_n dz_n·cols_n      cols_n [P, K] (rows),    db = Σ_n dz_n·1;
- *   input     dcols_n = Fᵀ·dz_n [K, P] (columns), then col2im — F is W for backprop, a kernel tensor B of
- *             W's shape for the feedback family (fixed random kernels for fa, sign(W) for sign symmetry,
- *             learned for wm/kp).
+ * A 2-D convolution on channels-first images, lowered onto GEMM (K = C·k·k values a patch, P = oh·ow
+ * positions, cols_n image n's patches), one product per image, each a call of Backend.conv2d:
+ *   forward   z_n = W·cols_n + b               [out, P], straight into row n of z;
+ *   gradients dW = Σ_n dz_n·cols_nᵀ,            db = Σ_n dz_n·1;
+ *   input     dx = col2im(Fᵀ·dz_n) — F is W for backprop, a kernel tensor B of W's shape for the feedback
+ *             family (fixed random kernels for fa, sign(W) for sign symmetry, learned for wm/kp).
  * W is [out, C·k·k] (one kernel a row, in the patch order [c, ky, kx]); b is [out] (one bias a channel).
- * Each product is one gemmBatched call over the B images, and nothing is transposed.
  *
  * NOTE: the lowering was chosen by measurement (native backend, LeNet-5's conv layers at batch 100,
  * interleaved runs, best of 7): the first version's batched lowering (patches as rows [B·P, K], one GEMM
  * Zᵗ = cols·Wᵀ [B·P, out], a transpose of every image's block to [out, P]; dW = Zᵗᵀ·cols in one GEMM over
  * k = B·P) took 2.2 / 3.6 / 3.0 ms for forward / dW / input error of conv1 and 1.5 / 1.6 / 1.6 ms of
- * conv2; per image as above, 0.86 / 1.0 / 1.0 and 1.4 / 1.1 / 1.4 ms. With out = 6 or 16 kernels the one
- * big GEMM has a skinny side that OpenBLAS packs poorly and a long k it does not thread, while the
- * per-image products are small but well shaped. Columns suit the forward and input-error products
- * (W·cols_n and Fᵀ·dz_n run untransposed, and im2col / col2im move runs of contiguous positions); for dW,
- * rows make the product untransposed too (dz_n·cols_n rather than dz_n·cols_nᵀ): 1.1 against 1.9 ms on
- * conv2, a tie (1.0 ms) on conv1.
+ * conv2; per image, 0.86 / 1.0 / 1.0 and 1.4 / 1.1 / 1.4 ms. With out = 6 or 16 kernels the one big GEMM
+ * has a skinny side that OpenBLAS packs poorly and a long k it does not thread, while the per-image
+ * products are small but well shaped. Making each image's patches just before its product, and sharing
+ * the images between the cores, is the native backend's conv2d kernel (node/native/conv.c).
  */
 export function conv2dLayer(input: readonly number[], out: number, k: number, stride: number, pad: number): Layer {
   const g = patchGeometry(input, k, stride, pad);
   const P = g.oh * g.ow, K = g.c * k * k;
-  const { columnsPerImage, rowsPerImage } = patchLayouts(g);
-  const colsOf = scratch(), dcolsOf = scratch(), biasOf = scratch();
+  const biasOf = scratch();
   const ones = new Float32Array(P).fill(1);
-  /** Every image's patches, as columns [K, P] or rows [P, K] per image (image n's block at n·K·P). */
-  const lower = (be: Backend, x: Matrix, columns: boolean): Matrix => {
-    const cols = colsOf(x.rows * K * P);
-    be.im2col(g, x, columns ? columnsPerImage : rowsPerImage, cols);
-    return columns ? { rows: K, cols: P, data: cols } : { rows: P, cols: K, data: cols };
-  };
   /** Image n's block [out, P] of a [B, out·P] matrix, for gemmBatched at stride out·P. */
   const perImage = (m: Matrix): Matrix => ({ rows: out, cols: P, data: m.data });
   return {
@@ -49,24 +38,19 @@ export function conv2dLayer(input: readonly number[], out: number, k: number, st
       return { W, b: new Float32Array(out) };
     },
     forward(be: Backend, p: LayerParams, x: Matrix, z: Matrix): void {
-      const B = x.rows, cols = lower(be, x, true);
-      be.gemmBatched({ count: B, strideA: 0, strideB: K * P, strideC: z.cols }, false, false, 1, p.W, cols, 0, perImage(z));
+      be.conv2d('forward', g, x, p.W, z);
       // b[o] at each of channel o's P positions, added to every row (one addition a value, as the TS loop did).
       const bias = biasOf(out * P);
       for (let o = 0; o < out; o++) bias.fill(p.b[o], o * P, (o + 1) * P);
-      be.addRowVector({ rows: B, cols: z.cols, data: z.data }, bias);
+      be.addRowVector({ rows: x.rows, cols: z.cols, data: z.data }, bias);
     },
     paramGrads(be: Backend, dz: Matrix, x: Matrix, grad: LayerParams): void {
-      const B = x.rows, cols = lower(be, x, false);
-      be.gemmBatched({ count: B, strideA: dz.cols, strideB: K * P, strideC: 0 }, false, false, 1, perImage(dz), cols, 0, grad.W);
-      be.gemmBatched({ count: B, strideA: dz.cols, strideB: 0, strideC: 0 }, false, false, 1, perImage(dz),
+      be.conv2d('weightGrad', g, dz, x, grad.W);
+      be.gemmBatched({ count: x.rows, strideA: dz.cols, strideB: 0, strideC: 0 }, false, false, 1, perImage(dz),
         { rows: P, cols: 1, data: ones }, 0, { rows: out, cols: 1, data: grad.b });
     },
     inputError(be: Backend, dz: Matrix, feedback: Matrix, dx: Matrix): void {
-      const B = dz.rows, dcols = dcolsOf(B * K * P);
-      be.gemmBatched({ count: B, strideA: 0, strideB: dz.cols, strideC: K * P }, true, false, 1, feedback, perImage(dz), 0,
-        { rows: K, cols: P, data: dcols });
-      be.col2im(g, dcols, columnsPerImage, { rows: B, cols: dx.cols, data: dx.data });
+      be.conv2d('inputError', g, feedback, dz, dx);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Matrix } from './matrix.js';
-import type { GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
+import type { Conv2dOp, GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
 
-export type { GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
+export type { Conv2dOp, GemmBatch, PatchGeometry, PatchLayout, PoolMode } from './patches.js';
 
 /** Element-wise non-linearities known to every backend. The numeric codes are shared with the native
  * addon's C kernels (node/native/kernels.h): keep them in step. hard_sigmoid is clip(z, 0, 1), the
@@ -63,6 +63,16 @@ export interface Backend {
    * from (padding dropped). Overwrites dx. NOTE: the js backend adds each pixel's values in the order of
    * the positions q; the others may add in another order (equal to float32 rounding). */
   col2im(g: PatchGeometry, cols: Float32Array, layout: PatchLayout, dx: Matrix): void;
+  /** One of a convolution's three products over a batch (src/nn/conv2d.ts), cols_n being image n's
+   * K = C·k·k by P = oh·ow patches (im2col) and c overwritten:
+   *   'forward'     a = x [B, C·H·W], b = W [out, K],       c = z [B, out·P]:  z_n = W·cols_n;
+   *   'weightGrad'  a = dz [B, out·P], b = x [B, C·H·W],    c = dW [out, K]:   dW = Σ_n dz_n·cols_nᵀ;
+   *   'inputError'  a = F [out, K],   b = dz [B, out·P],    c = dx [B, C·H·W]: dx = col2im(Fᵀ·dz_n).
+   * c must not overlap a or b. NOTE: one call, not im2col + gemmBatched + col2im, so that a backend can make
+   * each image's patches just before its product (in cache) and spread the images over its threads (native
+   * does both); the others compose it from those three (tensor/conv-lowering.ts). Sums may be ordered
+   * differently by each backend (equal to float32 rounding); no backend's results depend on its thread count. */
+  conv2d(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): void;
   /** Max or average over the k×k windows (g.pad = 0) of each channel: x [B, C·H·W] → z [B, C·oh·ow]. A NaN
    * in a max window is kept only where it comes first. Every backend gives the js reference's bits. */
   pool2d(mode: PoolMode, g: PatchGeometry, x: Matrix, z: Matrix): void;

@@ -1,3 +1,4 @@
+import { loweredConv2d } from './conv-lowering.js';
 import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import { activateBackwardJs, activateJs, createJsBackend } from './js-backend.js';
 import type { Matrix } from './matrix.js';
@@ -157,7 +158,7 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
   }
 
   const js = createJsBackend();
-  return {
+  const backend: Backend = {
     ...js,
     name: 'wasm',
     gemm(transA: boolean, transB: boolean, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix) {
@@ -281,6 +282,8 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
     setThreads() {},
     getThreads: () => 1,
   };
+  backend.conv2d = loweredConv2d(backend); // the js backend's would call the js primitives
+  return backend;
 }
 
 function isModule(source: WebAssembly.Module | BufferSource): source is WebAssembly.Module {

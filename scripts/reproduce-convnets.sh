@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Issue 9's reproductions (docs/RESULTS.md, "Convolutional and locally connected nets"):
+#   1. LeNet-5 on Fashion-MNIST, the feedback family (bp fa dfa sign wm kp), as biotorch's table;
+#   2. Bartunov et al. 2018's MNIST locally connected net (bp fa dfa) and their BP convnet.
+# Every run holds out the last 10,000 training images as a validation split. The learning rate of each rule
+# is chosen on that split by a short screen (SCREEN_EPOCHS epochs on the first SCREEN_TRAIN examples of the
+# remaining training set, each rate of LRS); the full run then trains on all 50,000 with the chosen rate, and
+# the test set is read once, at the end. Writes one run folder per run under OUT and a summary line per run
+# to OUT/summaries.jsonl.
+#   bash scripts/reproduce-convnets.sh OUT [FASHION_EPOCHS [MNIST_EPOCHS]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bash scripts/reproduce-convnets.sh OUT [FASHION_EPOCHS [MNIST_EPOCHS]]}
+fashion_epochs=${2:-20}
+mnist_epochs=${3:-15}
+SCREEN_TRAIN=10000 SCREEN_EPOCHS=2 LRS=(0.005 0.02 0.05)
+LENET=1x28x28-c6k5p2-pool2-c16k5-pool2-120-84-10
+LC=1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10
+CONV=1x28x28-c32k3s2p1-c64k3s2p1-1024-10
+mkdir -p "$out"
+
+# run NAME ARGS…: one training run into OUT/NAME; prints its summary line (and appends it to summaries.jsonl).
+run() {
+  local name=$1
+  shift
+  node bin/ngrad.js train --validation 10000 --quiet --json --out "$out/$name" "$@" | tail -1 | tee -a "$out/summaries.jsonl"
+}
+
+# best_lr NAME ARGS…: the rate of LRS with the lowest validation error of a short screen.
+best_lr() {
+  local name=$1 best='' best_err=2 lr err
+  shift
+  for lr in "${LRS[@]}"; do
+    err=$(run "screen-$name-lr$lr" --limit-train $SCREEN_TRAIN --epochs $SCREEN_EPOCHS --lr "$lr" "$@" |
+      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).validation_error))')
+    if node -e "process.exit(($err) < ($best_err) ? 0 : 1)"; then best=$lr best_err=$err; fi
+  done
+  echo "$best"
+}
+
+for rule in bp fa dfa sign wm kp; do
+  lr=$(best_lr "fashion-lenet-$rule" --data fashion-mnist --arch $LENET --rule $rule)
+  run "fashion-lenet-$rule" --data fashion-mnist --arch $LENET --rule $rule --lr "$lr" --epochs "$fashion_epochs" >/dev/null
+done
+for rule in bp fa dfa; do
+  lr=$(best_lr "mnist-lc-$rule" --data mnist --arch $LC --rule $rule)
+  run "mnist-lc-$rule" --data mnist --arch $LC --rule $rule --lr "$lr" --epochs "$mnist_epochs" >/dev/null
+done
+lr=$(best_lr mnist-conv-bp --data mnist --arch $CONV --rule bp)
+run mnist-conv-bp --data mnist --arch $CONV --rule bp --lr "$lr" --epochs "$mnist_epochs" >/dev/null
