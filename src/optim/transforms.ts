@@ -28,15 +28,21 @@ export function momentum(mu: number, nesterov = false): Transform<Float32Array[]
   };
 }
 
-export interface AdamState { m: Float32Array[]; v: Float32Array[] }
+/** t: the updates this state has made (absent in checkpoints written before it was kept: then the loop's
+ * step, which was the same count as long as every step updated every tensor). */
+export interface AdamState { m: Float32Array[]; v: Float32Array[]; t?: number }
 
-/** Adam (Kingma & Ba 2015, Algorithm 1) without the learning rate, which the loop applies. */
+/** Adam (Kingma & Ba 2015, Algorithm 1) without the learning rate, which the loop applies. The bias
+ * corrections count this state's own updates, so parameters that sit out some steps (a group a rule leaves
+ * out, the forward weights in an inverse-only phase) are corrected for the updates they had. */
 export function adam(beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Transform<AdamState> {
   return {
     name: `adam(${beta1},${beta2},${eps})`,
-    init: (params) => ({ m: zerosFor(params), v: zerosFor(params) }),
+    init: (params) => ({ m: zerosFor(params), v: zerosFor(params), t: 0 }),
     update(updates, state, _params, { backend, step }) {
-      const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+      const t = (state.t ?? step - 1) + 1;
+      state.t = t;
+      const c1 = 1 - Math.pow(beta1, t), c2 = 1 - Math.pow(beta2, t);
       updates.forEach((g, i) => backend.adam(g, state.m[i], state.v[i], beta1, beta2, c1, c2, eps));
       return state;
     },

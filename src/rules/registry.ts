@@ -1,5 +1,6 @@
 import { backprop } from './backprop.js';
 import { deltaRule } from './delta-rule.js';
+import { differenceTargetPropagation } from './difference-target-propagation.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
 import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
@@ -102,6 +103,17 @@ export const RULES = {
       'it and its presynaptic activity. One global scalar reward suffices, and the noise has as many ' +
       'dimensions as there are units, not weights.',
     create: (options) => nodePerturbation(options) as LearningRule,
+  },
+  dtp: {
+    title: 'Difference target propagation',
+    paper: 'Lee, Zhang, Fischer & Bengio 2015, Difference target propagation, ECML-PKDD; Bartunov et al. 2018, Assessing the scalability of biologically-motivated deep learning algorithms and architectures, NeurIPS',
+    summary:
+      'Top-down signals carry targets instead of errors: learned inverses (autoencoders) g_l send each ' +
+      'layer a target, corrected by the difference h_l − g(h_{l+1}) so that imperfect inverses still give ' +
+      'no change when there is no error, and each layer learns from the local difference between its ' +
+      'activity and its target. The first target is a gradient step on the penultimate layer (Lee et al.). ' +
+      'Inverses train on noisy reconstructions, in parallel with the forward weights or in alternating passes.',
+    create: (options) => differenceTargetPropagation(options) as LearningRule,
   },
 } satisfies Record<string, RuleInfo>;
 

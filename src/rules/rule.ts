@@ -74,6 +74,12 @@ export interface StepResult<S> {
   /** Proposed updates of the rule's trainable groups, by group name, one array per tensor of the group (in
    * gradient sign convention, like grads). A group left out is not updated this step. */
   groupGrads?: Readonly<Record<string, readonly Float32Array[]>>;
+  /** false: the forward parameters are left alone this step, their optimizer state too (a phase that trains
+   * only the rule's groups, e.g. the inverse pass of alternating target propagation). Default true. */
+  updatesForward?: boolean;
+  /** Named diagnostics of this batch (layer-local losses, reconstruction errors): the loop reports each one's
+   * mean over the epoch's batches that gave it, weighted by batch size, in the epoch event. */
+  metrics?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -105,6 +105,8 @@ export class Trainer {
   private reference: BackpropReference | null = null;
   private groupCache: { ruleState: unknown; stage: number; groups: readonly ResolvedGroup[] } | null = null;
   private sink: EventSink = () => {};
+  /** Collects a batch's rule metrics into the running epoch's means (set by trainEpoch). */
+  private onMetrics: (metrics: Readonly<Record<string, number>>, rows: number) => void = () => {};
 
   constructor(
     readonly backend: Backend,
@@ -170,6 +172,15 @@ export class Trainer {
     this.sink = onEvent;
     const started = performance.now();
     let lossSum = 0, lr = this.config.lr;
+    const metricSums = new Map<string, { sum: number; weight: number }>();
+    this.onMetrics = (metrics, rows) => {
+      for (const [name, value] of Object.entries(metrics)) {
+        const m = metricSums.get(name) ?? { sum: 0, weight: 0 };
+        m.sum += value * rows;
+        m.weight += rows;
+        metricSums.set(name, m);
+      }
+    };
     for (let b = 0; b < batches; b++) {
       const indices = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
       lr = learningRate(this.config.lr, this.config.schedule, stageEpoch + b / batches);
@@ -182,7 +193,8 @@ export class Trainer {
     const seconds = (performance.now() - started) / 1000;
     this.state.epoch++;
     const trainLoss = lossSum / n;
-    onEvent({ type: 'epoch', epoch: this.state.epoch, trainLoss, seconds, lr });
+    const metrics = metricSums.size ? Object.fromEntries([...metricSums].map(([name, m]) => [name, m.sum / m.weight])) : undefined;
+    onEvent({ type: 'epoch', epoch: this.state.epoch, trainLoss, seconds, lr, ...(metrics && { metrics }) });
     return { trainLoss, seconds, lr };
   }
 
@@ -197,21 +209,24 @@ export class Trainer {
     const reference = align ? this.backpropReference().compute(be, batch) : null;
     const result = rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
-    if (reference) {
+    if (reference && result.updatesForward !== false) {
       // Before any update is applied: the feedback matrices are the ones the step used.
       const feedback = rule.feedbackMatrices?.(state.ruleState);
       const layers = compareWithBackprop(state.net, result, reference, feedback);
       this.sink({ type: 'alignment', epoch: state.epoch + 1, step: state.step + 1, layers });
     }
     if (!Number.isFinite(result.loss)) return result.loss;
-    const direction = result.grads === this.grads ? this.gradList : paramList(result.grads).map((p) => p.value);
+    if (result.metrics) this.onMetrics(result.metrics, batch.x.rows);
     state.step++;
     const info = { backend: be, step: state.step };
-    state.optimizerState = this.stage.optimizer.update(direction, state.optimizerState, this.params, info);
-    const trains = this.stage.trains;
-    this.params.forEach((p, i) => {
-      if (!trains || trains.includes(this.paramLayer[i])) be.axpby(-lr, direction[i], 1, p.value);
-    });
+    if (result.updatesForward !== false) {
+      const direction = result.grads === this.grads ? this.gradList : paramList(result.grads).map((p) => p.value);
+      state.optimizerState = this.stage.optimizer.update(direction, state.optimizerState, this.params, info);
+      const trains = this.stage.trains;
+      this.params.forEach((p, i) => {
+        if (!trains || trains.includes(this.paramLayer[i])) be.axpby(-lr, direction[i], 1, p.value);
+      });
+    }
     for (const { group, optimizer, fixedLr } of this.resolvedGroups()) {
       const updates = result.groupGrads?.[group.name];
       if (!updates) continue;

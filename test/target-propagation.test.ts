@@ -1,0 +1,159 @@
+// Target propagation (issue 10): difference target propagation against its equations and its papers'
+// statements, its schedules and diagnostics; the engine pieces it needs (metrics, inverse-only steps, Adam's
+// own update count).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { matrix } from '../src/tensor/matrix.js';
+import { architectureSpec, cloneLayers, createNetwork, createWorkspace, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { Rng } from '../src/random.js';
+import { differenceTargetPropagation, type DtpState } from '../src/rules/difference-target-propagation.js';
+import type { InverseParams } from '../src/rules/target-propagation.js';
+import { oneHot } from '../src/data/one-hot.js';
+import { createTrainer, type RunConfig } from '../src/train/run.js';
+import { DEFAULT_TRAIN, runStreams } from '../src/train/trainer.js';
+import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
+import { adam } from '../src/optim/transforms.js';
+import type { TrainEvent } from '../src/train/events.js';
+import { loadDataset } from '../node/datasets.js';
+import { availableBackends } from './helpers.js';
+
+const be = availableBackends()[0];
+const spec: NetworkSpec = { sizes: [6, 7, 5, 4, 3], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' } };
+
+function oneStep(options: Record<string, number | string>, seed = 1) {
+  const rng = Rng.fromSeed(seed);
+  const net = createNetwork(spec, rng);
+  const rule = differenceTargetPropagation(options);
+  const state = rule.init(net, rng.split(), { trainExamples: 8 });
+  const x = matrix(8, 6);
+  rng.fillNormal(x.data, 0, 1);
+  const y = oneHot(Int32Array.from({ length: 8 }, (_, i) => i % 3), 3);
+  const ws = createWorkspace(spec, 8);
+  const result = rule.step({ backend: be, net, ws, rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y });
+  return { net, state, x, y, ws, result };
+}
+
+const tanhInverse = (g: InverseParams, h: ArrayLike<number>): number[] =>
+  Array.from({ length: g.V.rows }, (_, i) => {
+    let u = g.c[i];
+    for (let j = 0; j < g.V.cols; j++) u += g.V.data[i * g.V.cols + j] * h[j];
+    return Math.tanh(u);
+  });
+
+test('dtp: the targets are the papers\' equations, computed independently in float64', () => {
+  const alpha = 0.3;
+  const { net, state, ws, y, result } = oneStep({ alpha });
+  const L = net.layers.length, B = 8, sizes = spec.sizes;
+  const row = (m: { cols: number; data: Float32Array }, n: number) => Array.from(m.data.subarray(n * m.cols, (n + 1) * m.cols));
+  for (let n = 0; n < B; n++) {
+    // ĥ_{L−1} = h_{L−1} − α ∂L_n/∂h_{L−1}, with ∂L_n/∂h = (softmax(o) − y)·W_out for softmax cross-entropy.
+    const o = row(ws.h[L - 1], n), max = Math.max(...o), e = o.map((v) => Math.exp(v - max)), sum = e.reduce((a, b) => a + b);
+    const err = e.map((v, k) => v / sum - y.data[n * 3 + k]);
+    const W = net.layers[L - 1].W;
+    let hat = row(ws.h[L - 2], n).map((h, j) => h - alpha * err.reduce((s, ek, k) => s + ek * W.data[k * W.cols + j], 0));
+    const targets: number[][] = [];
+    targets[L - 2] = hat;
+    // ĥ_{l−1} = h_{l−1} + g_l(ĥ_l) − g_l(h_l) (Bartunov et al. 2018, eq. 2).
+    for (let l = L - 2; l >= 1; l--) {
+      const g = state.inverses[l] as InverseParams, gHat = tanhInverse(g, hat), gH = tanhInverse(g, row(ws.h[l], n));
+      hat = row(ws.h[l - 1], n).map((h, i) => h + gHat[i] - gH[i]);
+      targets[l - 1] = hat;
+    }
+    // The rule's signal is ∂L_l/∂h_l = (2/B)(h_l − ĥ_l): recover its target and compare.
+    for (let l = 0; l <= L - 2; l++) {
+      const h = row(ws.h[l], n), signal = row(result.signals![l], n);
+      for (let j = 0; j < sizes[l + 1]; j++) {
+        const got = h[j] - (B / 2) * signal[j];
+        assert.ok(Math.abs(got - targets[l][j]) < 1e-5, `example ${n}, layer ${l + 1}, unit ${j}: target ${got} vs ${targets[l][j]}`);
+      }
+    }
+  }
+});
+
+test('dtp: with the top target at the activity (α = 0) every target is the activity and no hidden layer moves, however wrong the inverses', () => {
+  const still = oneStep({ alpha: 0 });
+  const moved = oneStep({ alpha: 0.2 });
+  const L = spec.sizes.length - 1;
+  for (let l = 0; l < L - 1; l++) {
+    assert.ok(still.result.grads[l].W.data.every((v) => v === 0) && still.result.grads[l].b.every((v) => v === 0), `layer ${l + 1} is left alone`);
+    assert.ok(moved.result.grads[l].W.data.some((v) => v !== 0), `with α > 0 layer ${l + 1} moves`);
+    assert.equal(still.result.metrics?.[`target_loss_${l + 1}`], 0);
+  }
+  assert.ok(still.result.grads[L - 1].W.data.some((v) => v !== 0), 'the output layer still learns from the task loss');
+  // The untrained inverses reconstruct badly: without the difference correction the targets would be far off.
+  assert.ok((still.result.metrics?.reconstruction_2 ?? 0) > 0.1, `reconstruction error ${still.result.metrics?.reconstruction_2}`);
+});
+
+test('dtp: noise-preserving and denoising inverse losses target the noisy and the clean input', () => {
+  const preserving = oneStep({ sigma: 0.3, inverseLoss: 'preserving' }), denoising = oneStep({ sigma: 0.3, inverseLoss: 'denoising' });
+  const clean = oneStep({ sigma: 0, inverseLoss: 'preserving' }), cleanDenoising = oneStep({ sigma: 0, inverseLoss: 'denoising' });
+  assert.deepEqual(clean.result.groupGrads, cleanDenoising.result.groupGrads, 'without noise the two losses agree');
+  assert.notDeepEqual(preserving.result.groupGrads, denoising.result.groupGrads);
+  assert.throws(() => differenceTargetPropagation({ inverseLoss: 'sideways' }), /inverseLoss must be one of preserving, denoising/);
+  assert.throws(() => differenceTargetPropagation({ sigma: -1 }), /sigma must be a number ≥ 0/);
+  assert.throws(() => differenceTargetPropagation({ gamma: 1 }), /no option 'gamma'/);
+  const conv = { ...spec, ...architectureSpec('1x6x6-c2k3-4-3') };
+  assert.throws(() => differenceTargetPropagation().init(createNetwork(conv, Rng.fromSeed(1)), Rng.fromSeed(2)), /needs dense layers, but layer 1 is conv2d/);
+});
+
+function mnistRun(ruleOptions: Record<string, number | string>, epochs: number): RunConfig {
+  return {
+    rule: 'dtp', ruleOptions, seed: 1,
+    spec: { sizes: [784, 64, 64, 64, 10], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' } },
+    optimizer: { ...DEFAULT_OPTIMIZER, name: 'adam' },
+    train: { ...DEFAULT_TRAIN, epochs, batchSize: 50, lr: 1e-3, schedule: { kind: 'constant' } },
+  };
+}
+
+test('dtp on MNIST: the inverses learn (reconstruction error falls), the layer-local losses are reported, and the net learns', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 3000, limitTest: 1000 });
+  const trainer = createTrainer(mnistRun({}, 4), be, data);
+  const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
+  trainer.run((e) => { if (e.type === 'epoch') epochs.push(e); });
+  const first = epochs[0].metrics!, last = epochs[epochs.length - 1].metrics!;
+  assert.deepEqual(Object.keys(first).sort(), ['reconstruction_2', 'reconstruction_3', 'target_loss_1', 'target_loss_2', 'target_loss_3']);
+  for (const key of ['reconstruction_2', 'reconstruction_3']) assert.ok(last[key] < 0.7 * first[key], `${key}: ${first[key]} → ${last[key]}`);
+  const { error } = trainer.evaluate(data.test);
+  assert.ok(error !== null && error < 0.15, `test error ${error}`);
+});
+
+test('dtp alternating: a pass trains only the inverses, the next only the forward weights (metrics say which)', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 500, limitTest: 100 });
+  const trainer = createTrainer(mnistRun({ schedule: 'alternating' }, 1), be, data);
+  const inverses = () => (trainer.state.ruleState as DtpState).inverses.flatMap((g) => (g ? [g.V.data.slice(), g.c.slice()] : []));
+  const weights0 = cloneLayers(trainer.state.net.layers), inverses0 = inverses();
+  const events: TrainEvent[] = [];
+  const e1 = trainer.trainEpoch((e) => events.push(e));
+  assert.ok(Number.isFinite(e1.trainLoss));
+  assert.deepEqual(trainer.state.net.layers, weights0, 'the inverse pass leaves the forward weights alone');
+  assert.notDeepEqual(inverses(), inverses0, 'the inverses learn in the inverse pass');
+  const weights1 = cloneLayers(trainer.state.net.layers), inverses1 = inverses();
+  trainer.trainEpoch((e) => events.push(e));
+  assert.notDeepEqual(trainer.state.net.layers, weights1, 'the forward pass trains the forward weights');
+  assert.deepEqual(inverses(), inverses1, 'and leaves the inverses alone');
+  const metrics = events.filter((e): e is Extract<TrainEvent, { type: 'epoch' }> => e.type === 'epoch').map((e) => Object.keys(e.metrics ?? {}).sort());
+  assert.deepEqual(metrics, [['reconstruction_2', 'reconstruction_3'], ['target_loss_1', 'target_loss_2', 'target_loss_3']]);
+  assert.throws(() => differenceTargetPropagation({ schedule: 'alternating' }).init(createNetwork(spec, Rng.fromSeed(1)), Rng.fromSeed(2)), /needs the training set's size/);
+});
+
+test('Adam corrects its bias by its own updates, not the loop\'s steps (parameters that sit out steps)', () => {
+  const params = [{ name: 'w', value: new Float32Array(3), isBias: false }];
+  const g = () => [Float32Array.from([0.5, -1, 2])];
+  const opt = adam();
+  let own = opt.init(params), fresh = opt.init(params);
+  const a: Float32Array[][] = [], b: Float32Array[][] = [];
+  for (const [i, step] of [10, 20, 30].entries()) {
+    const ua = g(), ub = g();
+    own = opt.update(ua, own, params, { backend: be, step });
+    fresh = opt.update(ub, fresh, params, { backend: be, step: i + 1 });
+    a.push(ua);
+    b.push(ub);
+  }
+  assert.deepEqual(a, b);
+  assert.equal(own.t, 3);
+  // A state saved before t was kept continues from the loop's step.
+  const old = { m: [new Float32Array(3)], v: [new Float32Array(3)] }, viaStep = g(), viaT = g();
+  opt.update(viaStep, old, params, { backend: be, step: 1 });
+  opt.update(viaT, opt.init(params), params, { backend: be, step: 99 });
+  assert.deepEqual(viaStep, viaT);
+});
