@@ -3,11 +3,15 @@
 // own update count).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matrix } from '../src/tensor/matrix.js';
-import { architectureSpec, cloneLayers, createNetwork, createWorkspace, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { matrix, type Matrix } from '../src/tensor/matrix.js';
+import { architectureSpec, cloneLayers, createNetwork, createWorkspace, forward, zerosLike, type NetworkSpec } from '../src/nn/network.js';
+import { softmax } from '../src/nn/losses.js';
 import { Rng } from '../src/random.js';
 import { differenceTargetPropagation, type DtpState } from '../src/rules/difference-target-propagation.js';
 import type { InverseParams } from '../src/rules/target-propagation.js';
+import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
+import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
+import type { LearningRule } from '../src/rules/rule.js';
 import { oneHot } from '../src/data/one-hot.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { DEFAULT_TRAIN, runStreams } from '../src/train/trainer.js';
@@ -156,4 +160,86 @@ test('Adam corrects its bias by its own updates, not the loop\'s steps (paramete
   opt.update(viaStep, old, params, { backend: be, step: 1 });
   opt.update(viaT, opt.init(params), params, { backend: be, step: 99 });
   assert.deepEqual(viaStep, viaT);
+});
+
+function ruleStep(rule: LearningRule<SimplifiedDtpState>, y?: (p: Matrix) => Matrix, seed = 1) {
+  const rng = Rng.fromSeed(seed);
+  const net = createNetwork(spec, rng);
+  const state = rule.init(net, rng.split());
+  const x = matrix(8, 6);
+  rng.fillNormal(x.data, 0, 1);
+  const ws = createWorkspace(spec, 8);
+  forward(be, net, x, ws);
+  const p = matrix(8, 3);
+  softmax(ws.h[ws.h.length - 1], p);
+  const labels = y ? y(p) : oneHot(Int32Array.from({ length: 8 }, (_, i) => i % 3), 3);
+  const result = rule.step({ backend: be, net, ws, rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y: labels });
+  return { net, state, ws, y: labels, p, result };
+}
+
+for (const [name, rule] of [['sdtp', () => simplifiedDtp()], ['aosdtp', () => auxiliaryOutputSdtp({ aux: 5 })]] as const) {
+  test(`${name}: the targets are Bartunov et al.'s equations (label at the top, differences through every inverse), in float64`, () => {
+    const { net, state, ws, y, p, result } = ruleStep(rule());
+    const L = net.layers.length, B = 8, top = L - 1;
+    const row = (m: { cols: number; data: Float32Array }, n: number) => Array.from(m.data.subarray(n * m.cols, (n + 1) * m.cols));
+    for (let n = 0; n < B; n++) {
+      const hPen = row(ws.h[top - 1], n);
+      const z = state.aux ? Array.from({ length: state.aux.rows }, (_, a) => Math.tanh(hPen.reduce((s, h, j) => s + h * state.aux!.data[a * state.aux!.cols + j], 0))) : [];
+      const activity = [...row(p, n), ...z], wanted = [...row(y, n), ...z];
+      const gTop = state.inverses[top] as InverseParams;
+      let hat = hPen.map((h, i) => h + tanhInverse(gTop, wanted)[i] - tanhInverse(gTop, activity)[i]);
+      const targets: number[][] = [];
+      targets[top - 1] = hat;
+      for (let l = top - 1; l >= 1; l--) {
+        const g = state.inverses[l] as InverseParams, gHat = tanhInverse(g, hat), gH = tanhInverse(g, row(ws.h[l], n));
+        hat = row(ws.h[l - 1], n).map((h, i) => h + gHat[i] - gH[i]);
+        targets[l - 1] = hat;
+      }
+      for (let l = 0; l < top; l++) {
+        const h = row(ws.h[l], n), signal = row(result.signals![l], n);
+        h.forEach((hj, j) => {
+          const got = hj - (B / 2) * signal[j];
+          assert.ok(Math.abs(got - targets[l][j]) < 1e-5, `example ${n}, layer ${l + 1}, unit ${j}: target ${got} vs ${targets[l][j]}`);
+        });
+      }
+    }
+  });
+
+  test(`${name}: a label equal to the net's own prediction moves no hidden layer; the label itself does`, () => {
+    const still = ruleStep(rule(), (p) => p), moved = ruleStep(rule());
+    for (let l = 0; l < spec.sizes.length - 2; l++) {
+      assert.ok(still.result.grads[l].W.data.every((v) => v === 0), `layer ${l + 1} is left alone`);
+      assert.ok(moved.result.grads[l].W.data.some((v) => v !== 0), `a label moves layer ${l + 1}`);
+    }
+  });
+}
+
+test('sdtp and aosdtp learn MNIST without any gradient, and their inverses learn', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 3000, limitTest: 1000 });
+  for (const [rule, bound] of [['sdtp', 0.25], ['aosdtp', 0.25]] as const) {
+    const trainer = createTrainer({ ...mnistRun({}, 4), rule }, be, data);
+    const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
+    trainer.run((e) => { if (e.type === 'epoch') epochs.push(e); });
+    const first = epochs[0].metrics!, last = epochs[epochs.length - 1].metrics!;
+    for (const key of ['reconstruction_2', 'reconstruction_3']) assert.ok(last[key] < 0.7 * first[key], `${rule} ${key}: ${first[key]} → ${last[key]}`);
+    const { error } = trainer.evaluate(data.test);
+    assert.ok(error !== null && error < bound, `${rule} test error ${error}`);
+  }
+  assert.throws(() => auxiliaryOutputSdtp({ aux: 0 }), /aux must be a whole number ≥ 1/);
+});
+
+test('on a fixed forward net (a stage that trains no layer) every inverse of dtp, sdtp and aosdtp lowers its reconstruction error, epoch after epoch', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 1000, limitTest: 100 });
+  for (const rule of ['dtp', 'sdtp', 'aosdtp'] as const) {
+    const run = mnistRun({}, 3);
+    const trainer = createTrainer({ ...run, rule, stages: [{ rule, ruleOptions: {}, epochs: 3, trains: [] }] }, be, data);
+    const weights = cloneLayers(trainer.state.net.layers);
+    const epochs: Record<string, number>[] = [];
+    trainer.run((e) => { if (e.type === 'epoch') epochs.push(e.metrics!); });
+    assert.deepEqual(trainer.state.net.layers, weights, 'the forward net stays fixed');
+    for (const key of Object.keys(epochs[0]).filter((k) => k.startsWith('reconstruction_'))) {
+      const series = epochs.map((m) => m[key]);
+      assert.ok(series[1] < series[0] && series[2] < series[1], `${rule} ${key}: ${series.join(' → ')}`);
+    }
+  }
 });

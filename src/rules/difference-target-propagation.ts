@@ -1,11 +1,11 @@
 import { denseInputError } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
-import { forward, layerActivation, networkLayers } from '../nn/network.js';
+import { forward } from '../nn/network.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
 import {
-  applyInverse, checkTargetNet, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerLocalLoss, matrixScratch,
-  type InverseLoss, type InverseParams,
+  checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
+  matrixScratch, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type InverseParams,
 } from './target-propagation.js';
 
 export interface DtpState {
@@ -15,8 +15,6 @@ export interface DtpState {
   /** Training examples seen (for the alternating schedule's passes). */
   seen: number;
 }
-
-export type DtpSchedule = 'parallel' | 'alternating';
 
 /** Bartunov et al. 2018, Table 5, DTP alternating on MNIST: target step α and inverse noise σ. */
 export const DTP_DEFAULTS = { alpha: 0.231758, sigma: 0.220444 } as const;
@@ -42,12 +40,11 @@ export const DTP_DEFAULTS = { alpha: 0.231758, sigma: 0.220444 } as const;
  */
 export function differenceTargetPropagation(options: RuleOptions = {}): LearningRule<DtpState> {
   checkRuleOptions('dtp', options, ['alpha', 'sigma', 'inverseLoss', 'schedule']);
-  const alpha = numberOption(options.alpha ?? DTP_DEFAULTS.alpha, 'alpha');
-  const sigma = numberOption(options.sigma ?? DTP_DEFAULTS.sigma, 'sigma');
-  const inverseLoss = choiceOption(options.inverseLoss ?? 'preserving', 'inverseLoss', ['preserving', 'denoising']) as InverseLoss;
-  const schedule = choiceOption(options.schedule ?? 'parallel', 'schedule', ['parallel', 'alternating']) as DtpSchedule;
+  const alpha = options.alpha ?? DTP_DEFAULTS.alpha;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) throw new Error(`dtp option alpha must be a number ≥ 0, got '${String(alpha)}'`);
+  const { sigma, inverseLoss, schedule } = readTargetOptions('dtp', options, { sigma: DTP_DEFAULTS.sigma, inverseLoss: 'preserving' });
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
-  const scratchA = matrixScratch(), scratchB = matrixScratch();
+  const correction = new DifferenceCorrection();
   const trainer = new InverseTrainer();
   let inverseGrads: (InverseParams | null)[] = [];
   let trainExamples = 0;
@@ -59,10 +56,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
     },
     init(net, rng, info) {
       checkTargetNet('dtp', net);
-      if (schedule === 'alternating') {
-        if (!info) throw new Error("dtp's alternating schedule needs the training set's size (InitInfo.trainExamples)");
-        trainExamples = info.trainExamples;
-      }
+      trainExamples = trainExamplesFor('dtp', schedule, info);
       const L = net.layers.length;
       return { inverses: initInverses(net, rng, 1, L - 2), seen: 0 };
     },
@@ -70,7 +64,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
       const { backend: be, net, ws, grads } = ctx;
       const { spec } = net;
       const L = net.layers.length, B = batch.x.rows;
-      const phase = schedule === 'parallel' ? 'both' : Math.floor(state.seen / trainExamples) % 2 === 0 ? 'inverse' : 'forward';
+      const phase = targetPhase(schedule, state.seen, trainExamples);
       const next: DtpState = { inverses: state.inverses, seen: state.seen + B };
       const out = forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, out, batch.y, ws.dh[L - 1]);
@@ -79,7 +73,8 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
       if (phase !== 'forward') {
         if (inverseGrads.length !== L) inverseGrads = inverseGradsLike(state.inverses);
         for (let l = 1; l <= L - 2; l++) {
-          metrics[`reconstruction_${l + 1}`] = trainer.lossAndGrads(be, net, l, ws.h[l - 1], state.inverses[l] as InverseParams, sigma, inverseLoss, ctx.rng, inverseGrads[l] as InverseParams);
+          const g = state.inverses[l] as InverseParams;
+          metrics[`reconstruction_${l + 1}`] = trainer.lossAndGrads(be, ws.h[l - 1], layerActivity(net, l), g, sigma, inverseLoss, ctx.rng, inverseGrads[l] as InverseParams);
         }
         groupGrads = { inverse: inverseGrads.flatMap((g) => (g ? [g.V.data, g.c] : [])) };
       }
@@ -87,25 +82,15 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
         for (const g of grads) { g.W.data.fill(0); g.b.fill(0); }
         return { loss, grads, state: next, groupGrads, metrics, updatesForward: false };
       }
-      // The output layer on the task loss.
       const top = L - 1;
-      be.activateBackward(layerActivation(spec, top), ws.z[top].data, ws.h[top].data, ws.dh[top].data, ws.dz[top].data, spec.leakySlope);
-      networkLayers(spec)[top].paramGrads(be, ws.dz[top], ws.h[top - 1], grads[top]);
+      outputLayerGrads(be, net, ws, grads); // the output layer on the task loss
       // First target: ĥ = h − α ∂L_n/∂h at the penultimate layer; ∂(mean loss)/∂h = δz·W, so ∂L_n/∂h = B·δz·W.
       while (targets.length < L) targets.push(matrixScratch());
       const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
       denseInputError(be, ws.dz[top], net.layers[top].W, hat(top - 1));
       be.axpby(1, ws.h[top - 1].data, -alpha * B, hat(top - 1).data);
       // Difference correction, Bartunov et al. eq. 2: ĥ_{l−1} = h_{l−1} + g_l(ĥ_l) − g_l(h_l).
-      for (let l = top - 1; l >= 1; l--) {
-        const g = state.inverses[l] as InverseParams, width = spec.sizes[l];
-        const gTarget = scratchA(B, width), gActivity = scratchB(B, width), below = hat(l - 1);
-        applyInverse(be, g, hat(l), gTarget);
-        applyInverse(be, g, ws.h[l], gActivity);
-        be.axpby(-1, gActivity.data, 1, gTarget.data); // the difference first: exactly 0 where ĥ_l = h_l
-        below.data.set(ws.h[l - 1].data.subarray(0, below.data.length));
-        be.axpby(1, gTarget.data, 1, below.data);
-      }
+      for (let l = top - 1; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
       for (let l = 0; l < top; l++) {
         metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);
       }
@@ -115,12 +100,3 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
   };
 }
 
-function numberOption(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`dtp option ${name} must be a number ≥ 0, got '${String(value)}'`);
-  return value;
-}
-
-function choiceOption(value: unknown, name: string, choices: readonly string[]): string {
-  if (typeof value !== 'string' || !choices.includes(value)) throw new Error(`dtp option ${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
-  return value;
-}

@@ -1,4 +1,5 @@
 import { backprop } from './backprop.js';
+import { auxiliaryOutputSdtp } from './auxiliary-output-sdtp.js';
 import { deltaRule } from './delta-rule.js';
 import { differenceTargetPropagation } from './difference-target-propagation.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
@@ -6,6 +7,7 @@ import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
 import { nodePerturbation } from './node-perturbation.js';
 import { signSymmetry } from './sign-symmetry.js';
+import { simplifiedDtp } from './simplified-dtp.js';
 import { weightMirror } from './weight-mirror.js';
 import { weightPerturbation } from './weight-perturbation.js';
 import type { LearningRule, RuleOptions } from './rule.js';
@@ -114,6 +116,23 @@ export const RULES = {
       'activity and its target. The first target is a gradient step on the penultimate layer (Lee et al.). ' +
       'Inverses train on noisy reconstructions, in parallel with the forward weights or in alternating passes.',
     create: (options) => differenceTargetPropagation(options) as LearningRule,
+  },
+  sdtp: {
+    title: 'Simplified difference target propagation',
+    paper: 'Bartunov, Santoro, Richards, Marris, Hinton & Lillicrap 2018, Assessing the scalability of biologically-motivated deep learning algorithms and architectures, NeurIPS (§2.1.2, Algorithm 1)',
+    summary:
+      'DTP without any gradient: the output’s target is the label itself, and an inverse of the output ' +
+      'layer carries it down to the penultimate layer, and learned inverses below; every layer learns from ' +
+      'the difference between its activity and its target. Nothing reads the forward weights but forward passes.',
+    create: (options) => simplifiedDtp(options) as LearningRule,
+  },
+  aosdtp: {
+    title: 'Simplified DTP with auxiliary outputs',
+    paper: 'Bartunov et al. 2018, NeurIPS (§2.1.2, eq. 3, Algorithm 2)',
+    summary:
+      'Simplified DTP whose output layer also carries fixed random features of the penultimate layer, kept ' +
+      'in the target: a label of 10 classes then still gives the layer below a rich, full-rank target.',
+    create: (options) => auxiliaryOutputSdtp(options) as LearningRule,
   },
 } satisfies Record<string, RuleInfo>;
 

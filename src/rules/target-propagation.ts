@@ -12,6 +12,7 @@ import { initWeights } from '../nn/init.js';
 import { layerActivation, networkLayers, type Network, type Param, type Workspace } from '../nn/network.js';
 import { scratch } from '../nn/im2col.js';
 import { dot } from '../tensor/vector.js';
+import { softmax } from '../nn/losses.js';
 
 /** A learned inverse of layer l: V [width_{l−1}, width_l] (a dense layer's [out, in]) and c [width_{l−1}]. */
 export interface InverseParams {
@@ -94,12 +95,36 @@ export function layerLocalLoss(be: Backend, net: Network, x: Matrix, ws: Workspa
  * denoising one (the clean input is). */
 export type InverseLoss = 'preserving' | 'denoising';
 
+/** What a layer sends up from a batch of its inputs: out = f(x) [batch, width]. */
+export type Activity = (be: Backend, x: Matrix, out: Matrix) => void;
+
+/** Hidden layer l's activity f_l(x) = act(x·W_lᵀ + b_l): a forward pass (W_l in a forward product only). */
+export function layerActivity(net: Network, l: number): Activity {
+  const { spec } = net;
+  return (be, x, out) => {
+    denseForward(be, net.layers[l], x, out);
+    be.activate(layerActivation(spec, l), out.data, out.data, spec.leakySlope);
+  };
+}
+
+/** The output layer's activity in the space of its targets: class probabilities softmax(z) for a
+ * softmax cross-entropy net (its target is the label's one-hot distribution), else the output itself. */
+export function outputActivity(net: Network): Activity {
+  const L = net.layers.length, hidden = layerActivity(net, L - 1);
+  if (net.spec.loss !== 'softmax_xent') return hidden;
+  return (be, x, out) => {
+    hidden(be, x, out);
+    softmax(out, out);
+  };
+}
+
 /**
- * The reconstruction loss of inverse g_l and its gradients (Bartunov et al. 2018, App. 5.1 and §2.1.2):
- *   h̃ = h_{l−1} + σ·ε,  ε ~ N(0, I);   r = g_l(f_l(h̃));
+ * The reconstruction loss of an inverse g and its gradients (Bartunov et al. 2018, App. 5.1 and §2.1.2),
+ * for the layer whose input is h_{l−1} and whose activity is f:
+ *   h̃ = h_{l−1} + σ·ε,  ε ~ N(0, I);   r = g(f(h̃));
  *   L_inv = (1/B) Σ ‖r − h̃‖²  (preserving, Lee)   or   (1/B) Σ ‖r − h_{l−1}‖²  (denoising, Bartunov);
- * with f_l(h̃) held constant, so only V_l and c_l learn. f_l(h̃) is a forward pass of layer l (its W in
- * a forward product only). Returns L_inv; fills grad.
+ * with f(h̃) held constant, so only V and c learn. f(h̃) is a forward pass of the layer (its W in a forward
+ * product only). Returns L_inv; fills grad.
  */
 export class InverseTrainer {
   private readonly noisy = matrixScratch();
@@ -109,20 +134,76 @@ export class InverseTrainer {
   private readonly dr = matrixScratch();
   private readonly du = matrixScratch();
 
-  lossAndGrads(be: Backend, net: Network, l: number, hPrev: Matrix, g: InverseParams, sigma: number, mode: InverseLoss, rng: Rng, grad: InverseParams): number {
-    const { spec } = net, B = hPrev.rows, width = spec.sizes[l + 1], below = spec.sizes[l];
+  lossAndGrads(be: Backend, hPrev: Matrix, f: Activity, g: InverseParams, sigma: number, mode: InverseLoss, rng: Rng, grad: InverseParams): number {
+    const B = hPrev.rows, width = g.V.cols, below = g.V.rows;
     const noisy = this.noisy(B, below);
     rng.fillNormal(noisy.data, 0, sigma);
-    be.axpby(1, hPrev.data, 1, noisy.data); // h̃ = h_{l−1} + σε
-    const f = this.fz(B, width);
-    denseForward(be, net.layers[l], noisy, f); // f_l(h̃)
-    be.activate(layerActivation(spec, l), f.data, f.data, spec.leakySlope);
+    be.axpby(1, hPrev.data.subarray(0, B * below), 1, noisy.data); // h̃ = h_{l−1} + σε
+    const up = this.fz(B, width);
+    f(be, noisy, up);
     const u = this.pre(B, below), r = this.recon(B, below), dr = this.dr(B, below), du = this.du(B, below);
-    denseForward(be, { W: g.V, b: g.c }, f, u);
-    be.activate('tanh', u.data, r.data, 0); // r = g_l(f_l(h̃))
+    denseForward(be, { W: g.V, b: g.c }, up, u);
+    be.activate('tanh', u.data, r.data, 0); // r = g(f(h̃))
     const loss = squaredErrorAndGrad(be, r, mode === 'preserving' ? noisy : hPrev, dr);
     be.activateBackward('tanh', u.data, r.data, dr.data, du.data, 0);
-    denseParamGrads(be, du, f, { W: grad.V, b: grad.c });
+    denseParamGrads(be, du, up, { W: grad.V, b: grad.c });
     return loss;
   }
+}
+
+/**
+ * The difference correction (Bartunov et al. 2018, eq. 2): below = h_below + g(ĥ_above) − g(h_above), the
+ * difference taken first so that ĥ_above = h_above gives below = h_below exactly.
+ */
+export class DifferenceCorrection {
+  private readonly a = matrixScratch();
+  private readonly b = matrixScratch();
+
+  apply(be: Backend, g: InverseParams, hatAbove: Matrix, hAbove: Matrix, hBelow: Matrix, below: Matrix): void {
+    const B = hatAbove.rows, gTarget = this.a(B, g.V.rows), gActivity = this.b(B, g.V.rows);
+    applyInverse(be, g, hatAbove, gTarget);
+    applyInverse(be, g, hAbove, gActivity);
+    be.axpby(-1, gActivity.data, 1, gTarget.data);
+    below.data.set(hBelow.data.subarray(0, below.data.length));
+    be.axpby(1, gTarget.data, 1, below.data);
+  }
+}
+
+/** Which parameters a batch of a target-propagation rule trains: both (parallel), or — alternating, one
+ * pass over the training set each (Lee et al. 2015) — the inverses first, then the forward weights. */
+export type TargetPhase = 'both' | 'inverse' | 'forward';
+
+export function targetPhase(schedule: 'parallel' | 'alternating', seen: number, trainExamples: number): TargetPhase {
+  if (schedule === 'parallel') return 'both';
+  return Math.floor(seen / trainExamples) % 2 === 0 ? 'inverse' : 'forward';
+}
+
+/** The output layer's gradients from the task loss, whose gradient at the output lossAndGrad left in
+ * ws.dh[L−1]: δz = δh ⊙ f'(z), then (W, b) of the top layer. */
+export function outputLayerGrads(be: Backend, net: Network, ws: Workspace, grads: DenseParams[]): void {
+  const { spec } = net, top = net.layers.length - 1;
+  be.activateBackward(layerActivation(spec, top), ws.z[top].data, ws.h[top].data, ws.dh[top].data, ws.dz[top].data, spec.leakySlope);
+  networkLayers(spec)[top].paramGrads(be, ws.dz[top], ws.h[top - 1], grads[top]);
+}
+
+/** Reads the options every target-propagation rule shares, with the rule's defaults. */
+export function readTargetOptions(rule: string, options: Readonly<Record<string, unknown>>, defaults: { sigma: number; inverseLoss: InverseLoss }) {
+  const sigma = options.sigma ?? defaults.sigma;
+  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma < 0) throw new Error(`${rule} option sigma must be a number ≥ 0, got '${String(sigma)}'`);
+  const choice = (name: string, value: unknown, choices: readonly string[]) => {
+    if (typeof value !== 'string' || !choices.includes(value)) throw new Error(`${rule} option ${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
+    return value;
+  };
+  return {
+    sigma,
+    inverseLoss: choice('inverseLoss', options.inverseLoss ?? defaults.inverseLoss, ['preserving', 'denoising']) as InverseLoss,
+    schedule: choice('schedule', options.schedule ?? 'parallel', ['parallel', 'alternating']) as 'parallel' | 'alternating',
+  };
+}
+
+/** Throws unless the alternating schedule knows the training set's size. */
+export function trainExamplesFor(rule: string, schedule: 'parallel' | 'alternating', info: { trainExamples: number } | undefined): number {
+  if (schedule === 'parallel') return 0;
+  if (!info) throw new Error(`${rule}'s alternating schedule needs the training set's size (InitInfo.trainExamples)`);
+  return info.trainExamples;
 }
