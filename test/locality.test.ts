@@ -26,7 +26,8 @@ import { availableBackends } from './helpers.js';
  * NOTE: a rule's initial state may scale its random B to ‖W‖ once (fa, dfa, wm, kp): init is outside this test.
  */
 
-const spec: NetworkSpec = { sizes: [5, 7, 6, 3], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' } };
+// Two square hidden layers, so that tp (exact inverses) runs too.
+const spec: NetworkSpec = { sizes: [5, 7, 7, 3], hidden: 'tanh', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' } };
 const be = availableBackends()[0];
 const STEPS = 3, LR = 0.1;
 

@@ -12,6 +12,8 @@ import type { InverseParams } from '../src/rules/target-propagation.js';
 import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule } from '../src/rules/rule.js';
+import { exactTargetPropagation } from '../src/rules/exact-target-propagation.js';
+import { luFactor, luSolve } from '../src/tensor/lu.js';
 import { oneHot } from '../src/data/one-hot.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { DEFAULT_TRAIN, runStreams } from '../src/train/trainer.js';
@@ -242,4 +244,51 @@ test('on a fixed forward net (a stage that trains no layer) every inverse of dtp
       assert.ok(series[1] < series[0] && series[2] < series[1], `${rule} ${key}: ${series.join(' → ')}`);
     }
   }
+});
+
+test('tp: with exact inverses and a small top step, a layer\'s target displacement approaches the Gauss–Newton step J⁻¹Δ, not backprop\'s JᵀΔ (Meulemans et al. 2020)', () => {
+  const sq: NetworkSpec = { ...spec, sizes: [3, 4, 4, 4, 3] };
+  const rng = Rng.fromSeed(5);
+  const net = createNetwork(sq, rng);
+  const x = matrix(4, 3);
+  rng.fillNormal(x.data, 0, 1);
+  const y = oneHot(new Int32Array([0, 1, 2, 1]), 3);
+  const angle = (a: number[], b: number[]) => {
+    const dot = a.reduce((s, v, i) => s + v * b[i], 0), na = Math.hypot(...a), nb = Math.hypot(...b);
+    return (Math.acos(Math.max(-1, Math.min(1, dot / (na * nb)))) * 180) / Math.PI;
+  };
+  const mat = (W: { rows: number; cols: number; data: Float32Array }, i: number, j: number) => W.data[i * W.cols + j];
+  const results: { alpha: number; gn: number; bp: number }[] = [];
+  for (const alpha of [0.03, 0.003, 0.0003]) {
+    const ws = createWorkspace(sq, 4);
+    const result = exactTargetPropagation({ alpha }).step({ backend: be, net, ws, rng: Rng.fromSeed(1), grads: zerosLike(net.layers) }, {}, { x, y });
+    let worstGn = 0, bestBp = 180;
+    for (let n = 0; n < 4; n++) {
+      const h = (l: number) => Array.from(ws.h[l].data.subarray(n * ws.h[l].cols, (n + 1) * ws.h[l].cols), Number);
+      // J = ∂h_2/∂h_0 = diag(1 − h_2²) W_2 · diag(1 − h_1²) W_1 (tanh layers; code indices).
+      const D = (l: number) => h(l).map((v) => 1 - v * v);
+      const A1 = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => D(1)[i] * mat(net.layers[1].W, i, j)));
+      const A2 = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => D(2)[i] * mat(net.layers[2].W, i, j)));
+      const J = A2.map((row) => [0, 1, 2, 3].map((j) => row.reduce((s, v, k) => s + v * A1[k][j], 0)));
+      // Δ = −α ∂L_n/∂h_2 = −α W_3ᵀ (softmax(o) − y).
+      const o = h(3), m = Math.max(...o), e = o.map((v) => Math.exp(v - m)), z = e.reduce((a, b) => a + b);
+      const err = e.map((v, k) => v / z - y.data[n * 3 + k]);
+      const delta = [0, 1, 2, 3].map((j) => -alpha * err.reduce((s, ek, k) => s + ek * mat(net.layers[3].W, k, j), 0));
+      const gn = Array.from(luSolve(luFactor(4, J.flat()), delta, new Float64Array(4)));
+      const bp = [0, 1, 2, 3].map((j) => J.reduce((s, row, i) => s + row[j] * delta[i], 0));
+      const d = Array.from(result.signals![0].data.subarray(n * 4, n * 4 + 4), (v) => -(4 / 2) * v); // ĥ_0 − h_0
+      worstGn = Math.max(worstGn, angle(d, gn));
+      bestBp = Math.min(bestBp, angle(d, bp));
+    }
+    results.push({ alpha, gn: worstGn, bp: bestBp });
+  }
+  const [big, mid, small] = results;
+  assert.ok(small.gn < 0.5 && small.gn < mid.gn && mid.gn < big.gn, `angle to Gauss–Newton shrinks with α: ${results.map((r) => `${r.alpha}: ${r.gn.toFixed(4)}°`).join(', ')}`);
+  assert.ok(small.bp > 10, `and stays far from backprop: ${small.bp.toFixed(1)}° at the smallest α`);
+});
+
+test('tp: square invertible layers only, with a clear error otherwise', () => {
+  assert.throws(() => exactTargetPropagation().init(createNetwork(spec, Rng.fromSeed(1)), Rng.fromSeed(2)), /needs square hidden layers above the first, but layer 2 maps 7 → 5/);
+  const relu = { ...spec, sizes: [3, 4, 4, 2], hidden: 'relu' as const };
+  assert.throws(() => exactTargetPropagation().init(createNetwork(relu, Rng.fromSeed(1)), Rng.fromSeed(2)), /needs an invertible hidden activation .* got relu/);
 });

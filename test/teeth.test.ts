@@ -398,7 +398,7 @@ function trajectory(rule: RuleId, ruleOptions: RuleOptions, alignEvery: number):
   const data = twoSpirals(Rng.fromSeed(90), { n: 38, nTest: 10 }); // batches of 8, 8, 8, 8 and 6
   const run: RunConfig = {
     rule, ruleOptions, seed: 91,
-    spec: spec([2, 8, 6, 2], 'tanh', 'linear', 'softmax_xent'),
+    spec: spec([2, 8, rule === 'tp' ? 8 : 6, 2], 'tanh', 'linear', 'softmax_xent'), // tp inverts square layers only
     optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' },
     train: { ...DEFAULT_TRAIN, epochs: 4, batchSize: 8, lr: 0.05, stepEventEvery: 1, evalEvery: 1, alignEvery },
   };

@@ -3,6 +3,7 @@ import { auxiliaryOutputSdtp } from './auxiliary-output-sdtp.js';
 import { deltaRule } from './delta-rule.js';
 import { differenceTargetPropagation } from './difference-target-propagation.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
+import { exactTargetPropagation } from './exact-target-propagation.js';
 import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
 import { nodePerturbation } from './node-perturbation.js';
@@ -105,6 +106,15 @@ export const RULES = {
       'it and its presynaptic activity. One global scalar reward suffices, and the noise has as many ' +
       'dimensions as there are units, not weights.',
     create: (options) => nodePerturbation(options) as LearningRule,
+  },
+  tp: {
+    title: 'Target propagation with exact inverses',
+    paper: 'Bengio 2014, How auto-encoders could provide credit assignment in deep networks via target propagation, arXiv:1407.7906; Lillicrap, Santoro, Marris, Akerman & Hinton 2020, Backpropagation and the brain, Nat. Rev. Neurosci. (Fig. 3)',
+    summary:
+      'The idealised target propagation: each layer’s target is the exact inverse of the layer above applied ' +
+      'to that layer’s target, starting from a small gradient step at the top. Its targets approach a ' +
+      'Gauss–Newton step rather than backprop’s gradient. Needs square, invertible layers, and reads W to invert it.',
+    create: (options) => exactTargetPropagation(options) as LearningRule,
   },
   dtp: {
     title: 'Difference target propagation',
