@@ -8,7 +8,8 @@ import { architectureSpec, cloneLayers, createNetwork, createWorkspace, forward,
 import { softmax } from '../src/nn/losses.js';
 import { Rng } from '../src/random.js';
 import { differenceTargetPropagation, type DtpState } from '../src/rules/difference-target-propagation.js';
-import type { InverseParams } from '../src/rules/target-propagation.js';
+import { layerActivity, type InverseParams } from '../src/rules/target-propagation.js';
+import { FeedbackTrainer, localDifferenceReconstruction, type LdrlState } from '../src/rules/local-difference-reconstruction.js';
 import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule } from '../src/rules/rule.js';
@@ -292,3 +293,80 @@ test('tp: square invertible layers only, with a clear error otherwise', () => {
   const relu = { ...spec, sizes: [3, 4, 4, 2], hidden: 'relu' as const };
   assert.throws(() => exactTargetPropagation().init(createNetwork(relu, Rng.fromSeed(1)), Rng.fromSeed(2)), /needs an invertible hidden activation .* got relu/);
 });
+
+test('ldrl: the feedback loss\'s gradient equals finite differences (same noise), r included', () => {
+  const rng = Rng.fromSeed(11);
+  const net = createNetwork({ ...spec, sizes: [3, 5, 4, 2] }, rng);
+  const x = matrix(6, 5), y = matrix(6, 4);
+  rng.fillUniform(x.data, -0.8, 0.8);
+  layerActivity(net, 1)(be, x, y);
+  const V = matrix(5, 4), c = new Float32Array(5);
+  rng.fillNormal(V.data, 0, 0.5);
+  rng.fillNormal(c, 0, 0.1);
+  const lossAt = (g: InverseParams, grad: InverseParams) => new FeedbackTrainer().lossAndGrads(be, x, y, layerActivity(net, 1), g, 0.3, Rng.fromSeed(4), grad);
+  const grad = { V: matrix(5, 4), c: new Float32Array(5) };
+  lossAt({ V, c }, grad);
+  const scratchGrad = { V: matrix(5, 4), c: new Float32Array(5) };
+  const h = 1e-2;
+  const check = (values: Float32Array, analytic: Float32Array, what: string) => {
+    for (let i = 0; i < values.length; i++) {
+      const keep = values[i];
+      values[i] = keep + h;
+      const up = lossAt({ V, c }, scratchGrad);
+      values[i] = keep - h;
+      const down = lossAt({ V, c }, scratchGrad);
+      values[i] = keep;
+      const fd = (up - down) / (2 * h);
+      assert.ok(Math.abs(fd - analytic[i]) <= 2e-3 + 2e-2 * Math.abs(fd), `${what}[${i}]: finite difference ${fd} vs ${analytic[i]}`);
+    }
+  };
+  check(V.data, grad.V.data, 'V');
+  check(c, grad.c, 'c');
+});
+
+test('ldrl: on a fixed forward net the feedback loss drives the Jacobian mismatch ‖J_G − J_fᵀ‖²/‖J_f‖² down (Ernoult et al. 2022)', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 1000, limitTest: 100 });
+  const ruleOptions = { iterations: 3 };
+  const trainer = createTrainer({ ...mnistRun(ruleOptions, 3), rule: 'ldrl', stages: [{ rule: 'ldrl', ruleOptions, epochs: 3, trains: [] }] }, be, data);
+  const epochs: Record<string, number>[] = [];
+  trainer.run((e) => { if (e.type === 'epoch') epochs.push(e.metrics!); });
+  for (const l of [2, 3, 4]) {
+    const series = epochs.map((m) => m[`jacobian_mismatch_${l}`]);
+    assert.ok(series[2] < 0.6 * series[0] && series[1] < series[0], `layer ${l}: ${series.map((v) => v.toFixed(3)).join(' → ')}`);
+  }
+  assert.equal(trainer.state.step, 3 * 3 * 20, 'three feedback iterations (loop steps) a batch');
+});
+
+test('ldrl: iterations per layer, one forward update a batch, and β = 0 leaves every forward layer alone', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 200, limitTest: 100 });
+  const trainer = createTrainer({ ...mnistRun({ iterations: '1,2,4' }, 1), rule: 'ldrl' }, be, data);
+  const groupState = () => JSON.stringify(trainer.state.groupStates);
+  let forwardUpdates = 0;
+  const layers = () => JSON.stringify(trainer.state.net.layers.map((p) => Array.from(p.W.data.subarray(0, 5))));
+  const trainBatch = trainer.trainBatch.bind(trainer);
+  trainer.trainBatch = (batch, lr) => {
+    const before = layers();
+    const loss = trainBatch(batch, lr);
+    if (layers() !== before) forwardUpdates++;
+    return loss;
+  };
+  trainer.trainEpoch();
+  assert.equal(forwardUpdates, 4, 'one forward update for each of the 4 batches');
+  assert.equal(trainer.state.step, 4 * 4, 'as many steps a batch as the most iterations');
+  const counts = Object.fromEntries(Object.entries(trainer.state.groupStates).map(([name, s]) => [name, (s as { t?: number }[]).find((t) => t && typeof t.t === 'number')?.t]));
+  assert.deepEqual(counts, { inverse_2: 4, inverse_3: 8, inverse_4: 16 }, `Adam updates per inverse: ${groupState().slice(0, 80)}`);
+  const still = ruleStepOf(localDifferenceReconstruction({ beta: 0 }));
+  still.result.grads.forEach((g, l) => assert.ok(g.W.data.every((v) => v === 0), `β = 0: layer ${l + 1} is left alone`));
+  assert.throws(() => localDifferenceReconstruction({ iterations: '2,x' }), /iterations must be a number or a comma list/);
+  assert.throws(() => localDifferenceReconstruction({ sigma: '0.1,0.2' }).init(createNetwork(spec, Rng.fromSeed(1)), Rng.fromSeed(2)), /lists 2 values, but the net has 3 inverses/);
+});
+
+function ruleStepOf(rule: LearningRule<LdrlState>) {
+  const rng = Rng.fromSeed(1);
+  const net = createNetwork(spec, rng);
+  const state = rule.init(net, rng.split());
+  const x = matrix(8, 6);
+  rng.fillNormal(x.data, 0, 1);
+  const y = oneHot(Int32Array.from({ length: 8 }, (_, i) => i % 3), 3);
+  return { result: rule.step({ backend: be, net, ws: createWorkspace(spec, 8), rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y }) };
+}

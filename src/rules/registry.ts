@@ -6,6 +6,7 @@ import { directFeedbackAlignment } from './direct-feedback-alignment.js';
 import { exactTargetPropagation } from './exact-target-propagation.js';
 import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
+import { localDifferenceReconstruction } from './local-difference-reconstruction.js';
 import { nodePerturbation } from './node-perturbation.js';
 import { signSymmetry } from './sign-symmetry.js';
 import { simplifiedDtp } from './simplified-dtp.js';
@@ -143,6 +144,15 @@ export const RULES = {
       'Simplified DTP whose output layer also carries fixed random features of the penultimate layer, kept ' +
       'in the target: a label of 10 classes then still gives the layer below a rich, full-rank target.',
     create: (options) => auxiliaryOutputSdtp(options) as LearningRule,
+  },
+  ldrl: {
+    title: 'Local difference reconstruction loss (L-DRL)',
+    paper: 'Ernoult, Normandin, Moudgil, Spinney, Belilovsky, Rish, Richards & Bengio 2022, Towards scaling difference target propagation by learning backprop targets, ICML',
+    summary:
+      'Difference target propagation whose inverses learn a loss local to their own layer, built from two ' +
+      'noise injections, that makes each inverse’s Jacobian the transpose of its layer’s: the targets then ' +
+      'approximate backprop’s gradient without weight transport. Several feedback updates per batch, then one forward.',
+    create: (options) => localDifferenceReconstruction(options) as LearningRule,
   },
 } satisfies Record<string, RuleInfo>;
 

@@ -77,6 +77,9 @@ export interface StepResult<S> {
   /** false: the forward parameters are left alone this step, their optimizer state too (a phase that trains
    * only the rule's groups, e.g. the inverse pass of alternating target propagation). Default true. */
   updatesForward?: boolean;
+  /** true: after applying this step's updates the loop calls step again on the same batch (a rule's inner
+   * iterations, e.g. several feedback-weight updates per batch); each call counts as a step. Default false. */
+  again?: boolean;
   /** Named diagnostics of this batch (layer-local losses, reconstruction errors): the loop reports each one's
    * mean over the epoch's batches that gave it, weighted by batch size, in the epoch event. */
   metrics?: Readonly<Record<string, number>>;

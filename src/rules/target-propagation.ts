@@ -79,13 +79,18 @@ export function squaredErrorAndGrad(be: Backend, a: Matrix, t: Matrix, d: Matrix
 }
 
 /**
- * The layer-local loss of layer l, L_l = (1/B) Σ ‖f_l(h_{l−1}) − ĥ_l‖² with h_{l−1} and the target ĥ_l held
- * constant (Lee et al. 2015; Bartunov et al. 2018 §2.1.2), and its parameter gradients: ws.dh[l] = ∂L_l/∂h_l,
- * ws.dz[l] = ws.dh[l] ⊙ f'(z_l), grads = ∂L_l/∂(W_l, b_l). Returns L_l.
+ * The layer-local loss of layer l, L_l = w·(1/B) Σ ‖f_l(h_{l−1}) − ĥ_l‖² with h_{l−1} and the target ĥ_l held
+ * constant (Lee et al. 2015, Bartunov et al. 2018 §2.1.2: w = 1; Ernoult et al. 2022: w = ½), and its
+ * parameter gradients: ws.dh[l] = ∂L_l/∂h_l, ws.dz[l] = ws.dh[l] ⊙ f'(z_l), grads = ∂L_l/∂(W_l, b_l).
+ * Returns L_l.
  */
-export function layerLocalLoss(be: Backend, net: Network, x: Matrix, ws: Workspace, l: number, target: Matrix, grads: DenseParams): number {
+export function layerLocalLoss(be: Backend, net: Network, x: Matrix, ws: Workspace, l: number, target: Matrix, grads: DenseParams, weight = 1): number {
   const { spec } = net;
-  const loss = squaredErrorAndGrad(be, ws.h[l], target, ws.dh[l]);
+  let loss = squaredErrorAndGrad(be, ws.h[l], target, ws.dh[l]);
+  if (weight !== 1) {
+    loss *= weight;
+    be.axpby(0, ws.dh[l].data, weight, ws.dh[l].data);
+  }
   be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
   networkLayers(spec)[l].paramGrads(be, ws.dz[l], l === 0 ? x : ws.h[l - 1], grads);
   return loss;

@@ -201,6 +201,17 @@ export class Trainer {
   /** One update from one batch: rule step, optimizers transform, params −= lr·update (forward parameters of
    * the layers the stage trains, and the rule's trainable groups). */
   trainBatch(batch: Batch, lr: number): number {
+    // A rule's inner iterations (StepResult.again) run on the same batch; the batch's loss is the first one's,
+    // at the parameters the batch found.
+    const loss = this.trainStep(batch, lr);
+    while (this.lastAgain && Number.isFinite(loss)) this.trainStep(batch, lr);
+    return loss;
+  }
+
+  private lastAgain = false;
+
+  /** One rule step on the batch and the updates it proposes. */
+  private trainStep(batch: Batch, lr: number): number {
     const { backend: be, state, rule } = this;
     const ws = workspaceRows(this.ws, batch.x.rows);
     const ctx = { backend: be, net: state.net, ws, rng: this.ruleRng, grads: this.grads };
@@ -209,6 +220,7 @@ export class Trainer {
     const reference = align ? this.backpropReference().compute(be, batch) : null;
     const result = rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
+    this.lastAgain = result.again === true;
     if (reference && result.updatesForward !== false) {
       // Before any update is applied: the feedback matrices are the ones the step used.
       const feedback = rule.feedbackMatrices?.(state.ruleState);
