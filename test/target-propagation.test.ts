@@ -10,6 +10,9 @@ import { Rng } from '../src/random.js';
 import { differenceTargetPropagation, type DtpState } from '../src/rules/difference-target-propagation.js';
 import { layerActivity, type InverseParams } from '../src/rules/target-propagation.js';
 import { FeedbackTrainer, localDifferenceReconstruction, type LdrlState } from '../src/rules/local-difference-reconstruction.js';
+import { DrlTrainer } from '../src/rules/difference-reconstruction.js';
+import { DirectFeedbackTrainer } from '../src/rules/direct-dtp.js';
+import { initInverses } from '../src/rules/target-propagation.js';
 import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule } from '../src/rules/rule.js';
@@ -231,9 +234,9 @@ test('sdtp and aosdtp learn MNIST without any gradient, and their inverses learn
   assert.throws(() => auxiliaryOutputSdtp({ aux: 0 }), /aux must be a whole number ≥ 1/);
 });
 
-test('on a fixed forward net (a stage that trains no layer) every inverse of dtp, sdtp and aosdtp lowers its reconstruction error, epoch after epoch', () => {
+test('on a fixed forward net (a stage that trains no layer) every inverse of dtp, sdtp, aosdtp, drl and ddtp lowers its reconstruction error, epoch after epoch', () => {
   const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 1000, limitTest: 100 });
-  for (const rule of ['dtp', 'sdtp', 'aosdtp'] as const) {
+  for (const rule of ['dtp', 'sdtp', 'aosdtp', 'drl', 'ddtp'] as const) {
     const run = mnistRun({}, 3);
     const trainer = createTrainer({ ...run, rule, stages: [{ rule, ruleOptions: {}, epochs: 3, trains: [] }] }, be, data);
     const weights = cloneLayers(trainer.state.net.layers);
@@ -370,3 +373,75 @@ function ruleStepOf(rule: LearningRule<LdrlState>) {
   const y = oneHot(Int32Array.from({ length: 8 }, (_, i) => i % 3), 3);
   return { result: rule.step({ backend: be, net, ws: createWorkspace(spec, 8), rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y }) };
 }
+
+/** Central finite differences of loss(values) at every entry of `values`, against `analytic`. */
+function checkGradient(values: Float32Array, analytic: Float32Array, loss: () => number, what: string, h = 1e-2): void {
+  for (let i = 0; i < values.length; i++) {
+    const keep = values[i];
+    values[i] = keep + h;
+    const up = loss();
+    values[i] = keep - h;
+    const down = loss();
+    values[i] = keep;
+    const fd = (up - down) / (2 * h);
+    assert.ok(Math.abs(fd - analytic[i]) <= 2e-3 + 2e-2 * Math.abs(fd), `${what}[${i}]: finite difference ${fd} vs ${analytic[i]}`);
+  }
+}
+
+test('drl and ddtp: their difference reconstruction losses\' gradients equal finite differences (same noise)', () => {
+  const rng = Rng.fromSeed(12);
+  const sq: NetworkSpec = { ...spec, sizes: [3, 5, 4, 4, 2] };
+  const net = createNetwork(sq, rng);
+  const x = matrix(6, 3);
+  rng.fillNormal(x.data, 0, 1);
+  const ws = createWorkspace(sq, 6);
+  forward(be, net, x, ws);
+  const inverses = initInverses(net, rng, 1, 3);
+  for (const l of [1, 2, 3]) {
+    const g = inverses[l] as InverseParams, grad = { V: matrix(g.V.rows, g.V.cols), c: new Float32Array(g.c.length) }, spare = { V: matrix(g.V.rows, g.V.cols), c: new Float32Array(g.c.length) };
+    const loss = (into: InverseParams) => new DrlTrainer().lossAndGrads(be, net, ws.h, l, inverses, 0.3, Rng.fromSeed(5), into);
+    loss(grad);
+    checkGradient(g.V.data, grad.V.data, () => loss(spare), `drl V${l + 1}`);
+    checkGradient(g.c, grad.c, () => loss(spare), `drl c${l + 1}`);
+  }
+  for (const l of [0, 1, 2]) {
+    const Q = matrix(sq.sizes[l + 1], 2), grad = matrix(Q.rows, 2), spare = matrix(Q.rows, 2);
+    rng.fillNormal(Q.data, 0, 0.5);
+    const loss = (into: Matrix) => new DirectFeedbackTrainer().lossAndGrads(be, net, ws.h, l, Q, 0.3, Rng.fromSeed(6), into);
+    loss(grad);
+    checkGradient(Q.data, grad.data, () => loss(spare), `ddtp Q${l + 1}`);
+  }
+});
+
+test('ddtp: on a linear net, Q_l trained on its reconstruction loss approaches the pseudo-inverse of the layer-to-output Jacobian (Gauss–Newton)', () => {
+  const lin: NetworkSpec = { sizes: [4, 6, 5, 3], hidden: 'linear', output: 'linear', leakySlope: 0, loss: 'mse', init: { kind: 'glorot' } };
+  const rng = Rng.fromSeed(13);
+  const net = createNetwork(lin, rng);
+  const x = matrix(64, 4);
+  rng.fillNormal(x.data, 0, 1);
+  const ws = createWorkspace(lin, 64);
+  forward(be, net, x, ws);
+  // J = ∂h_out/∂h_0 = W_2 W_1 [3, 6]; J⁺ = Jᵀ (J Jᵀ)⁻¹ [6, 3].
+  const W1 = net.layers[1].W, W2 = net.layers[2].W;
+  const J = Array.from({ length: 3 }, (_, i) => Array.from({ length: 6 }, (_, j) => {
+    let s = 0;
+    for (let k = 0; k < 5; k++) s += W2.data[i * 5 + k] * W1.data[k * 6 + j];
+    return s;
+  }));
+  const JJt = J.map((a) => J.map((b) => a.reduce((s, v, k) => s + v * b[k], 0)));
+  const lu = luFactor(3, JJt.flat());
+  const inv = [0, 1, 2].map((c) => Array.from(luSolve(lu, [0, 1, 2].map((r) => (r === c ? 1 : 0)), new Float64Array(3))));
+  const pinv = Array.from({ length: 6 }, (_, j) => [0, 1, 2].map((c) => J.reduce((s, row, i) => s + row[j] * inv[i][c], 0)));
+  const Q = matrix(6, 3), grad = matrix(6, 3), trainer = new DirectFeedbackTrainer(), noise = Rng.fromSeed(14);
+  // Plain SGD on the noisy loss; the slowest direction (J's small singular value) needs the many steps.
+  for (let it = 0; it < 2000; it++) {
+    trainer.lossAndGrads(be, net, ws.h, 0, Q, 0.1, noise, grad);
+    be.axpby(-0.3, grad.data, 1, Q.data);
+  }
+  let diff = 0, ref = 0;
+  for (let j = 0; j < 6; j++) for (let c = 0; c < 3; c++) {
+    diff += (Q.data[j * 3 + c] - pinv[j][c]) ** 2;
+    ref += pinv[j][c] ** 2;
+  }
+  assert.ok(Math.sqrt(diff / ref) < 0.05, `‖Q − J⁺‖/‖J⁺‖ = ${Math.sqrt(diff / ref).toFixed(4)}`);
+});

@@ -3,6 +3,8 @@ import { auxiliaryOutputSdtp } from './auxiliary-output-sdtp.js';
 import { deltaRule } from './delta-rule.js';
 import { differenceTargetPropagation } from './difference-target-propagation.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
+import { directDtp } from './direct-dtp.js';
+import { differenceReconstruction } from './difference-reconstruction.js';
 import { exactTargetPropagation } from './exact-target-propagation.js';
 import { feedbackAlignment } from './feedback-alignment.js';
 import { kolenPollack } from './kolen-pollack.js';
@@ -144,6 +146,24 @@ export const RULES = {
       'Simplified DTP whose output layer also carries fixed random features of the penultimate layer, kept ' +
       'in the target: a label of 10 classes then still gives the layer below a rich, full-rank target.',
     create: (options) => auxiliaryOutputSdtp(options) as LearningRule,
+  },
+  drl: {
+    title: 'DTP with the difference reconstruction loss (DRL)',
+    paper: 'Meulemans, Carzaniga, Suykens, Sacramento & Grewe 2020, A theoretical framework for target propagation, NeurIPS',
+    summary:
+      'Difference target propagation whose inverses learn to undo a noisy perturbation after it has travelled ' +
+      'up to the output and back down through the whole stack: the targets then follow a Gauss–Newton ' +
+      'direction even in non-invertible networks. Every layer, the output’s included, learns from its target.',
+    create: (options) => differenceReconstruction(options) as LearningRule,
+  },
+  ddtp: {
+    title: 'Direct difference target propagation, linear feedback (DDTP-linear)',
+    paper: 'Meulemans, Carzaniga, Suykens, Sacramento & Grewe 2020, A theoretical framework for target propagation, NeurIPS',
+    summary:
+      'Each hidden layer receives its target straight from the output change through its own learned linear ' +
+      'map, as direct feedback alignment sends errors, but the map learns (by the difference reconstruction ' +
+      'loss) to invert the layer-to-output Jacobian: Gauss–Newton-like targets without weight transport.',
+    create: (options) => directDtp(options) as LearningRule,
   },
   ldrl: {
     title: 'Local difference reconstruction loss (L-DRL)',

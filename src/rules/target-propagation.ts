@@ -212,3 +212,22 @@ export function trainExamplesFor(rule: string, schedule: 'parallel' | 'alternati
   if (!info) throw new Error(`${rule}'s alternating schedule needs the training set's size (InitInfo.trainExamples)`);
   return info.trainExamples;
 }
+
+/** The activities of layers first … L−1 from a batch of inputs to layer `first` (a forward pass of the upper
+ * stack: each W in a forward product only), into buffers of its own. */
+export class UpperForward {
+  private readonly buffers: ((rows: number, cols: number) => Matrix)[] = [];
+
+  run(be: Backend, net: Network, first: number, input: Matrix): Matrix[] {
+    const out: Matrix[] = [];
+    let x = input;
+    for (let l = first; l < net.layers.length; l++) {
+      while (this.buffers.length <= l) this.buffers.push(matrixScratch());
+      const h = this.buffers[l](input.rows, net.spec.sizes[l + 1]);
+      layerActivity(net, l)(be, x, h);
+      out[l] = h;
+      x = h;
+    }
+    return out;
+  }
+}
