@@ -55,7 +55,10 @@ export interface RunSummary {
   epoch_seconds_median: number;
   seconds_total: number;
   /** Per layer, the mean angles (degrees) measured during the last epoch; empty without --align-every. */
-  angles: { layer: number; update: number; signal: number | null; feedback: number | null; feedback_norm_ratio: number | null }[];
+  angles: {
+    layer: number; update: number; signal: number | null; feedback: number | null; feedback_norm_ratio: number | null;
+    gauss_newton_update: number | null; gauss_newton_signal: number | null;
+  }[];
   out: string;
   /** Set when training stopped because the loss was no longer finite: where and why. */
   diverged?: string;
@@ -138,6 +141,7 @@ export function trainWithFiles(
     epoch_seconds_median: median(facts.epochSeconds), seconds_total: (performance.now() - started) / 1000,
     angles: meanAlignment(facts.lastEpochAngles).map((a) => ({
       layer: a.layer, update: a.updateAngle, signal: a.signalAngle, feedback: a.feedbackAngle, feedback_norm_ratio: a.feedbackNormRatio,
+      gauss_newton_update: a.gaussNewtonUpdateAngle, gauss_newton_signal: a.gaussNewtonSignalAngle,
     })),
     out: io.out,
     ...(diverged ? { diverged } : {}),

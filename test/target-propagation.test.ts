@@ -11,8 +11,11 @@ import { differenceTargetPropagation, type DtpState } from '../src/rules/differe
 import { layerActivity, type InverseParams } from '../src/rules/target-propagation.js';
 import { FeedbackTrainer, localDifferenceReconstruction, type LdrlState } from '../src/rules/local-difference-reconstruction.js';
 import { DrlTrainer } from '../src/rules/difference-reconstruction.js';
-import { DirectFeedbackTrainer } from '../src/rules/direct-dtp.js';
+import { DirectFeedbackTrainer, directDtp } from '../src/rules/direct-dtp.js';
 import { initInverses } from '../src/rules/target-propagation.js';
+import { BackpropReference, compareWithBackprop } from '../src/metrics/alignment.js';
+import { GaussNewtonReference } from '../src/metrics/gauss-newton.js';
+import { backprop } from '../src/rules/backprop.js';
 import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule } from '../src/rules/rule.js';
@@ -444,4 +447,42 @@ test('ddtp: on a linear net, Q_l trained on its reconstruction loss approaches t
     ref += pinv[j][c] ** 2;
   }
   assert.ok(Math.sqrt(diff / ref) < 0.05, `‖Q − J⁺‖/‖J⁺‖ = ${Math.sqrt(diff / ref).toFixed(4)}`);
+});
+
+test('alignment against Gauss–Newton: ddtp with Q_l = J_l⁺ gives exactly the Gauss–Newton signals, backprop does not, and at the output the two references agree', () => {
+  const lin: NetworkSpec = { sizes: [4, 6, 5, 3], hidden: 'linear', output: 'linear', leakySlope: 0, loss: 'mse', init: { kind: 'glorot' } };
+  const net = createNetwork(lin, Rng.fromSeed(13));
+  const x = matrix(5, 4), y = matrix(5, 3);
+  Rng.fromSeed(6).fillNormal(x.data, 0, 1);
+  Rng.fromSeed(7).fillNormal(y.data, 0, 1);
+  const batch = { x, y };
+  const reference = new BackpropReference(net, 5).compute(be, batch);
+  const gn = new GaussNewtonReference(net, 5).compute(be, batch)!;
+  // A linear net's J_l = ∂h_out/∂h_l is the same for every example: J_1 = W_3, J_0 = W_3 W_2 (code layers 2, 1).
+  const W = (l: number) => net.layers[l].W;
+  const product = (a: Matrix, b: Matrix): Matrix => {
+    const out = matrix(a.rows, b.cols);
+    for (let i = 0; i < a.rows; i++) for (let j = 0; j < b.cols; j++) for (let k = 0; k < a.cols; k++) out.data[i * b.cols + j] += a.data[i * a.cols + k] * b.data[k * b.cols + j];
+    return out;
+  };
+  const pinv = (J: Matrix): Matrix => { // Jᵀ (J Jᵀ)⁻¹, J [3, n] of full row rank
+    const n = J.cols, JJt = Array.from({ length: 9 }, (_, e) => { let s2 = 0; for (let k = 0; k < n; k++) s2 += J.data[Math.floor(e / 3) * n + k] * J.data[(e % 3) * n + k]; return s2; });
+    const lu = luFactor(3, JJt), inv = [0, 1, 2].map((c) => luSolve(lu, [0, 1, 2].map((r) => (r === c ? 1 : 0)), new Float64Array(3)));
+    const out = matrix(n, 3);
+    for (let j = 0; j < n; j++) for (let c = 0; c < 3; c++) out.data[j * 3 + c] = [0, 1, 2].reduce((s2, i) => s2 + J.data[i * n + j] * inv[c][i], 0);
+    return out;
+  };
+  const rule = directDtp({ alpha: 0.1 });
+  const state = rule.init(net, Rng.fromSeed(2));
+  state.Q = [pinv(product(W(2), W(1))), pinv(W(2))];
+  const ddtp = compareWithBackprop(net, rule.step({ backend: be, net, ws: createWorkspace(lin, 5), rng: Rng.fromSeed(1), grads: zerosLike(net.layers) }, state, batch), reference, undefined, gn);
+  const bpRule = backprop();
+  const bp = compareWithBackprop(net, bpRule.step({ backend: be, net, ws: createWorkspace(lin, 5), rng: Rng.fromSeed(1), grads: zerosLike(net.layers) }, {}, batch), reference, undefined, gn);
+  for (const l of [0, 1]) {
+    assert.ok((ddtp[l].gaussNewtonSignalAngle as number) < 0.01, `ddtp layer ${l + 1}: ${ddtp[l].gaussNewtonSignalAngle}° to Gauss–Newton`);
+    assert.ok((ddtp[l].gaussNewtonUpdateAngle as number) < 0.01, `ddtp layer ${l + 1} update: ${ddtp[l].gaussNewtonUpdateAngle}°`);
+    assert.ok((bp[l].gaussNewtonSignalAngle as number) > 5, `bp layer ${l + 1}: ${bp[l].gaussNewtonSignalAngle}° to Gauss–Newton`);
+  }
+  assert.ok(bp[2].gaussNewtonUpdateAngle! < 1e-3 && bp[2].updateAngle < 1e-3, 'at the output, Gauss–Newton is the gradient step');
+  assert.equal(bp[2].gaussNewtonSignalAngle, null);
 });

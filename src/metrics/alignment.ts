@@ -6,6 +6,7 @@ import { backprop } from '../rules/backprop.js';
 import type { Batch, StepResult } from '../rules/rule.js';
 import { Rng } from '../random.js';
 import { angleDegrees, cosineFromDots, degrees, norm } from './angles.js';
+import type { GaussNewtonDirections } from './gauss-newton.js';
 
 /** How closely one layer's learning follows backprop, at the same parameters and batch. */
 export interface LayerAlignment {
@@ -20,6 +21,12 @@ export interface LayerAlignment {
   feedbackAngle: number | null;
   /** ‖B‖ / ‖W‖ for the feedback matrix; null without one. */
   feedbackNormRatio: number | null;
+  /** ∠(rule's update of the layer, the update its Gauss–Newton target gives), degrees (metrics/gauss-newton.ts);
+   * null where not measured (non-dense nets). */
+  gaussNewtonUpdateAngle: number | null;
+  /** ∠(error signal the rule delivers to the layer, the Gauss–Newton activity change −J⁺e), degrees; null for
+   * the output layer, a rule without signals, or where not measured. */
+  gaussNewtonSignalAngle: number | null;
 }
 
 /** Backprop's gradient and hidden error signals at given parameters: the reference for the angles. */
@@ -46,16 +53,20 @@ export function compareWithBackprop(
   result: StepResult<unknown>,
   reference: { grads: DenseParams[]; signals: readonly Matrix[] },
   feedback: readonly (Matrix | null)[] | undefined,
+  gaussNewton: GaussNewtonDirections | null = null,
 ): LayerAlignment[] {
   return net.layers.map((layer, l) => {
     const F = feedback?.[l] ?? null;
     const signal = result.signals?.[l];
+    const gnSignal = gaussNewton?.signals[l];
     return {
       layer: l + 1,
       updateAngle: paramAngle(result.grads[l], reference.grads[l]),
       signalAngle: signal && reference.signals[l] ? angleDegrees(signal.data, reference.signals[l].data) : null,
       feedbackAngle: F ? angleDegrees(F.data, layer.W.data) : null,
       feedbackNormRatio: F ? norm(F.data) / norm(layer.W.data) : null,
+      gaussNewtonUpdateAngle: gaussNewton ? paramAngle(result.grads[l], gaussNewton.grads[l]) : null,
+      gaussNewtonSignalAngle: signal && gnSignal ? angleDegrees(signal.data, gnSignal.data) : null,
     };
   });
 }
@@ -88,6 +99,8 @@ export function meanAlignment(measurements: readonly (readonly LayerAlignment[])
       signalAngle: mean(at.map((a) => a.signalAngle)),
       feedbackAngle: mean(at.map((a) => a.feedbackAngle)),
       feedbackNormRatio: mean(at.map((a) => a.feedbackNormRatio)),
+      gaussNewtonUpdateAngle: mean(at.map((a) => a.gaussNewtonUpdateAngle)),
+      gaussNewtonSignalAngle: mean(at.map((a) => a.gaussNewtonSignalAngle)),
     };
   });
 }

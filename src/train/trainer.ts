@@ -8,6 +8,7 @@ import type { Transform } from '../optim/transform.js';
 import type { Batch, InitInfo, LearningRule } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
+import { GaussNewtonReference } from '../metrics/gauss-newton.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
 import { checkGroupSettings, resolveGroup, singleStage, type ResolvedGroup, type Stage } from './stage.js';
@@ -103,6 +104,7 @@ export class Trainer {
   private readonly orderRng: Rng;
   private ruleRng: Rng;
   private reference: BackpropReference | null = null;
+  private gaussNewton: GaussNewtonReference | null = null;
   private groupCache: { ruleState: unknown; stage: number; groups: readonly ResolvedGroup[] } | null = null;
   private sink: EventSink = () => {};
   /** Collects a batch's rule metrics into the running epoch's means (set by trainEpoch). */
@@ -218,13 +220,14 @@ export class Trainer {
     const align = this.config.alignEvery > 0 && (state.step + 1) % this.config.alignEvery === 0;
     // The reference runs first, at the parameters and batch the rule is about to see.
     const reference = align ? this.backpropReference().compute(be, batch) : null;
+    const gaussNewton = align ? this.gaussNewtonReference().compute(be, batch) : null;
     const result = rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
     this.lastAgain = result.again === true;
     if (reference && result.updatesForward !== false) {
       // Before any update is applied: the feedback matrices are the ones the step used.
       const feedback = rule.feedbackMatrices?.(state.ruleState);
-      const layers = compareWithBackprop(state.net, result, reference, feedback);
+      const layers = compareWithBackprop(state.net, result, reference, feedback, gaussNewton);
       this.sink({ type: 'alignment', epoch: state.epoch + 1, step: state.step + 1, layers });
     }
     if (!Number.isFinite(result.loss)) return result.loss;
@@ -263,6 +266,11 @@ export class Trainer {
     const groups = (this.rule.groups?.(ruleState) ?? []).map((g) => resolveGroup(g, this.stage));
     this.groupCache = { ruleState, stage, groups };
     return groups;
+  }
+
+  private gaussNewtonReference(): GaussNewtonReference {
+    this.gaussNewton ??= new GaussNewtonReference(this.state.net, this.ws.capacity);
+    return this.gaussNewton;
   }
 
   private backpropReference(): BackpropReference {
