@@ -1,3 +1,4 @@
+import { architectureText } from '../src/nn/layer-spec.js';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveCheckpoint, writeFileAtomic } from '../node/files.js';
@@ -134,7 +135,7 @@ export function trainWithFiles(
     progress.stop();
   }
   const summary: RunSummary = {
-    rule: run.rule, data: saved.data, arch: run.spec.sizes.join('-'), act: run.spec.hidden,
+    rule: run.rule, data: saved.data, arch: run.spec.layers && run.spec.inputShape ? architectureText(run.spec.inputShape, run.spec.layers) : run.spec.sizes.join('-'), act: run.spec.hidden,
     epochs: trainer.state.epoch, batch: run.train.batchSize, lr: run.train.lr, optimizer: run.optimizer.name,
     backend: backend.name, threads: backend.getThreads(), seed: run.seed,
     test_error: facts.test.error, test_loss: facts.test.loss, validation_error: facts.validationError, train_loss: facts.trainLoss,

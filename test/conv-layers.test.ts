@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lossAndGrad } from '../src/nn/losses.js';
 import { architectureSpec, createNetwork, createWorkspace, forward, networkLayers, zerosLike, type NetworkSpec } from '../src/nn/network.js';
-import { parseArchitecture } from '../src/nn/layer-spec.js';
+import { architectureText, parseArchitecture } from '../src/nn/layer-spec.js';
 import { patchGeometry, patchLayouts } from '../src/nn/im2col.js';
 import { Rng } from '../src/random.js';
 import { backprop } from '../src/rules/backprop.js';
@@ -223,4 +223,11 @@ const GOLDEN_JS_FINGERPRINTS: Record<string, string> = {
 
 test('the js backend\'s conv, locally connected and pooling layers give the numbers of the first TypeScript loops, bit for bit', () => {
   assert.deepEqual(jsLayerFingerprints(), GOLDEN_JS_FINGERPRINTS);
+});
+
+test('architectureText writes back what parseArchitecture read (run summaries name the layers)', () => {
+  for (const arch of ['784-1000-10', '1x28x28-c6k5p2-pool2-c16k5-pool2-120-84-10', '1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10', '3x6x5-c4k2-avgpool3s1-lc2k2-4', '2x7x6-c3k3s2p1-pool2-5-4']) {
+    const a = parseArchitecture(arch);
+    assert.equal(architectureText(a.inputShape, a.layers), arch);
+  }
 });

@@ -80,3 +80,13 @@ export function parseArchitecture(text: string): Architecture {
 export function isPlainDense(arch: Architecture): boolean {
   return arch.inputShape.length === 1 && arch.layers.every((l) => l.kind === 'dense');
 }
+
+/** The --arch text of a network: the inverse of parseArchitecture (defaults left out, e.g. c6k5p2, pool2). */
+export function architectureText(inputShape: readonly number[], layers: readonly LayerSpec[]): string {
+  const token = (l: LayerSpec): string => {
+    if (l.kind === 'dense') return String(l.out);
+    if (l.kind === 'pool2d') return `${l.mode === 'max' ? 'pool' : 'avgpool'}${l.k}${l.stride !== l.k ? `s${l.stride}` : ''}`;
+    return `${l.kind === 'conv2d' ? 'c' : 'lc'}${l.out}k${l.k}${l.stride !== 1 ? `s${l.stride}` : ''}${l.pad ? `p${l.pad}` : ''}`;
+  };
+  return [inputShape.join('x'), ...layers.map(token)].join('-');
+}

@@ -9,6 +9,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGr
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, layerLocalLoss, matrixScratch,
   readTargetOptions, targetPhase, trainExamplesFor, UpperForward, type InverseParams,
+  inverseOnlyStep, nonNegativeOption,
 } from './target-propagation.js';
 
 export interface DrlState {
@@ -39,8 +40,7 @@ export const DRL_MIN_SIGMA = 0.02;
  */
 export function differenceReconstruction(options: RuleOptions = {}): LearningRule<DrlState> {
   checkRuleOptions('drl', options, ['alpha', 'sigma', 'schedule']);
-  const alpha = options.alpha ?? DRL_DEFAULTS.alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) throw new Error(`drl option alpha must be a number ≥ 0, got '${String(alpha)}'`);
+  const alpha = nonNegativeOption('drl', 'alpha', options.alpha, DRL_DEFAULTS.alpha);
   const { sigma, schedule } = readTargetOptions('drl', options, { sigma: DRL_DEFAULTS.sigma, inverseLoss: 'preserving' });
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
   const correction = new DifferenceCorrection();
@@ -73,10 +73,7 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
         for (let l = 1; l <= top; l++) metrics[`reconstruction_${l + 1}`] = trainer.lossAndGrads(be, net, ws.h, l, state.inverses, sigma, ctx.rng, grads[l] as InverseParams);
         groupGrads = { inverse: grads.flatMap((g) => (g ? [g.V.data, g.c] : [])) };
       }
-      if (phase === 'inverse') {
-        for (const g of ctx.grads) { g.W.data.fill(0); g.b.fill(0); }
-        return { loss, grads: ctx.grads, state: next, groupGrads, metrics, updatesForward: false };
-      }
+      if (phase === 'inverse') return inverseOnlyStep(ctx.grads, loss, next, groupGrads, metrics);
       while (targets.length < L) targets.push(matrixScratch());
       const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
       hat(top).data.set(ws.h[top].data.subarray(0, B * spec.sizes[L]));

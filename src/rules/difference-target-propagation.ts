@@ -6,6 +6,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGr
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
   matrixScratch, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type InverseParams,
+  inverseOnlyStep, nonNegativeOption,
 } from './target-propagation.js';
 
 export interface DtpState {
@@ -40,8 +41,7 @@ export const DTP_DEFAULTS = { alpha: 0.231758, sigma: 0.220444 } as const;
  */
 export function differenceTargetPropagation(options: RuleOptions = {}): LearningRule<DtpState> {
   checkRuleOptions('dtp', options, ['alpha', 'sigma', 'inverseLoss', 'schedule']);
-  const alpha = options.alpha ?? DTP_DEFAULTS.alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) throw new Error(`dtp option alpha must be a number ≥ 0, got '${String(alpha)}'`);
+  const alpha = nonNegativeOption('dtp', 'alpha', options.alpha, DTP_DEFAULTS.alpha);
   const { sigma, inverseLoss, schedule } = readTargetOptions('dtp', options, { sigma: DTP_DEFAULTS.sigma, inverseLoss: 'preserving' });
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
   const correction = new DifferenceCorrection();
@@ -78,10 +78,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
         }
         groupGrads = { inverse: inverseGrads.flatMap((g) => (g ? [g.V.data, g.c] : [])) };
       }
-      if (phase === 'inverse') {
-        for (const g of grads) { g.W.data.fill(0); g.b.fill(0); }
-        return { loss, grads, state: next, groupGrads, metrics, updatesForward: false };
-      }
+      if (phase === 'inverse') return inverseOnlyStep(grads, loss, next, groupGrads, metrics);
       const top = L - 1;
       outputLayerGrads(be, net, ws, grads); // the output layer on the task loss
       // First target: ĥ = h − α ∂L_n/∂h at the penultimate layer; ∂(mean loss)/∂h = δz·W, so ∂L_n/∂h = B·δz·W.

@@ -6,7 +6,7 @@ import type { Rng } from '../random.js';
 import type { Network } from '../nn/network.js';
 import { initWeights } from '../nn/init.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
-import { checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward } from './target-propagation.js';
+import { checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward, inverseOnlyStep, nonNegativeOption } from './target-propagation.js';
 import { DRL_MIN_SIGMA } from './difference-reconstruction.js';
 
 export interface DdtpState {
@@ -35,8 +35,7 @@ export const DDTP_DEFAULTS = { alpha: 0.06097 / 128, sigma: 0.0908 } as const;
  */
 export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
   checkRuleOptions('ddtp', options, ['alpha', 'sigma', 'schedule']);
-  const alpha = options.alpha ?? DDTP_DEFAULTS.alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) throw new Error(`ddtp option alpha must be a number ≥ 0, got '${String(alpha)}'`);
+  const alpha = nonNegativeOption('ddtp', 'alpha', options.alpha, DDTP_DEFAULTS.alpha);
   const { sigma, schedule } = readTargetOptions('ddtp', options, { sigma: DDTP_DEFAULTS.sigma, inverseLoss: 'preserving' });
   const topTarget = matrixScratch(), change = matrixScratch();
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
@@ -77,10 +76,7 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
         });
         groupGrads = { feedback: grads };
       }
-      if (phase === 'inverse') {
-        for (const g of ctx.grads) { g.W.data.fill(0); g.b.fill(0); }
-        return { loss, grads: ctx.grads, state: next, groupGrads, metrics, updatesForward: false };
-      }
+      if (phase === 'inverse') return inverseOnlyStep(ctx.grads, loss, next, groupGrads, metrics);
       while (targets.length < L) targets.push(matrixScratch());
       const tTop = topTarget(B, outputs), dTop = change(B, outputs);
       dTop.data.set(ws.dh[top].data.subarray(0, B * outputs));

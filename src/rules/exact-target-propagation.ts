@@ -5,7 +5,7 @@ import type { ActivationKind } from '../tensor/backend.js';
 import { luFactor, luSolve } from '../tensor/lu.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
-import { checkTargetNet, layerLocalLoss, matrixScratch, outputLayerGrads } from './target-propagation.js';
+import { checkTargetNet, layerLocalLoss, matrixScratch, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
 
 /** Targets of a tanh or sigmoid layer are clipped this far inside the activation's open range. */
 export const TP_RANGE_MARGIN = 1e-6;
@@ -28,8 +28,7 @@ const INVERTIBLE: readonly ActivationKind[] = ['tanh', 'sigmoid', 'leaky_relu', 
  */
 export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<Record<string, never>> {
   checkRuleOptions('tp', options, ['alpha']);
-  const alpha = options.alpha ?? 0.1;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) throw new Error(`tp option alpha must be a number ≥ 0, got '${String(alpha)}'`);
+  const alpha = nonNegativeOption('tp', 'alpha', options.alpha, 0.1);
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
   return {
     id: 'tp',

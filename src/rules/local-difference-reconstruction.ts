@@ -8,6 +8,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGr
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, layerActivity, layerLocalLoss, matrixScratch,
   type Activity, type InverseParams,
+  nonNegativeOption,
 } from './target-propagation.js';
 
 export interface LdrlState {
@@ -39,8 +40,7 @@ export const LDRL_DEFAULTS = { beta: 0.7, sigma: 0.08, iterations: 1 } as const;
  */
 export function localDifferenceReconstruction(options: RuleOptions = {}): LearningRule<LdrlState> {
   checkRuleOptions('ldrl', options, ['beta', 'sigma', 'iterations']);
-  const beta = options.beta ?? LDRL_DEFAULTS.beta;
-  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) throw new Error(`ldrl option beta must be a number ≥ 0, got '${String(beta)}'`);
+  const beta = nonNegativeOption('ldrl', 'beta', options.beta, LDRL_DEFAULTS.beta);
   const sigmaOption = perLayerOption('sigma', options.sigma ?? LDRL_DEFAULTS.sigma, (v) => v >= 0);
   const iterationsOption = perLayerOption('iterations', options.iterations ?? LDRL_DEFAULTS.iterations, (v) => Number.isInteger(v) && v >= 1);
   const targets: ((rows: number, cols: number) => Matrix)[] = [];

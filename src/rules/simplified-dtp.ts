@@ -5,7 +5,7 @@ import { matrix, type Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
-  matrixScratch, outputActivity, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type Activity, type InverseParams,
+  inverseOnlyStep, matrixScratch, outputActivity, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type Activity, type InverseParams,
 } from './target-propagation.js';
 
 export interface SimplifiedDtpState {
@@ -100,10 +100,7 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
         }
         groupGrads = { inverse: inverseGrads.flatMap((g) => (g ? [g.V.data, g.c] : [])) };
       }
-      if (phase === 'inverse') {
-        for (const g of grads) { g.W.data.fill(0); g.b.fill(0); }
-        return { loss, grads, state: next, groupGrads, metrics, updatesForward: false };
-      }
+      if (phase === 'inverse') return inverseOnlyStep(grads, loss, next, groupGrads, metrics);
       outputLayerGrads(be, net, ws, grads); // the output layer on the task loss
       // The top layer's activity and its target: [p, z] and [y, z] (z only for aosdtp).
       const activity = topActivity(B, topWidth), wanted = topTarget(B, topWidth);

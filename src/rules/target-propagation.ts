@@ -231,3 +231,16 @@ export class UpperForward {
     return out;
   }
 }
+
+/** A rule option that must be a finite number ≥ 0 (α, β, a target step), or its default. */
+export function nonNegativeOption(rule: string, name: string, value: unknown, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`${rule} option ${name} must be a number ≥ 0, got '${String(v)}'`);
+  return v;
+}
+
+/** The step of an inverse-only pass (alternating schedules): forward updates zeroed and not applied. */
+export function inverseOnlyStep<S>(grads: DenseParams[], loss: number, state: S, groupGrads: Record<string, Float32Array[]> | undefined, metrics: Record<string, number>) {
+  for (const g of grads) { g.W.data.fill(0); g.b.fill(0); }
+  return { loss, grads, state, groupGrads, metrics, updatesForward: false };
+}
