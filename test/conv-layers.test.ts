@@ -141,13 +141,21 @@ test('feedback alignment with kernels B := W is exactly backprop on conv and loc
   }
 });
 
-test('every registered rule steps a convolutional net: finite updates shaped like the parameters', () => {
+/** Target propagation's inverses are dense so far (issue 10 still owes them on conv and LC layers, Bartunov
+ * et al.'s LC columns): these rules must refuse an image net with a clear error, not train it wrongly. */
+const DENSE_ONLY = ['tp', 'dtp', 'sdtp', 'aosdtp', 'drl', 'ddtp', 'ldrl'];
+
+test('every registered rule steps a convolutional net: finite updates shaped like the parameters (dense-only rules refuse it clearly)', () => {
   const be = availableBackends()[0];
   const spec = specOf('1x6x6-c3k3-maxpool2-lc2k2-4');
   for (const id of RULE_IDS) {
     const rng = Rng.fromSeed(6);
     const net = createNetwork(spec, rng);
     const rule = createRule(id);
+    if (DENSE_ONLY.includes(id)) {
+      assert.throws(() => rule.init(net, rng.split(), { trainExamples: 4 }), new RegExp(`rule '${id}' needs dense layers, but layer 1 is conv2d`));
+      continue;
+    }
     const state = rule.init(net, rng.split(), { trainExamples: 4 });
     rule.prepareParams?.(net.layers, state);
     const grads = zerosLike(net.layers);

@@ -73,7 +73,7 @@ test('ngrad train --arch with conv and pooling layers runs from the command line
     '--epochs', '1', '--align-every', '5', '--out', out, '--quiet', '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
-  assert.equal(summary.arch, '784-256-64-10');
+  assert.equal(summary.arch, '1x28x28-c4k5s3-avgpool2-10', 'the summary names the layers as --arch does');
   assert.ok(summary.angles[0].update > 0 && summary.angles[2].feedback > 0, 'angles for the conv and the dense layers');
   const bad = spawnSync(process.execPath, [bin, 'train', '--arch', '1x28x28-c4k30-10', '--quiet'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);

@@ -18,12 +18,15 @@ import { GaussNewtonReference } from '../src/metrics/gauss-newton.js';
 import { backprop } from '../src/rules/backprop.js';
 import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-dtp.js';
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
-import type { LearningRule } from '../src/rules/rule.js';
+import type { LearningRule, RuleOptions } from '../src/rules/rule.js';
 import { exactTargetPropagation } from '../src/rules/exact-target-propagation.js';
 import { luFactor, luSolve } from '../src/tensor/lu.js';
 import { oneHot } from '../src/data/one-hot.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
-import { DEFAULT_TRAIN, runStreams } from '../src/train/trainer.js';
+import { DEFAULT_TRAIN, runStreams, type TrainState } from '../src/train/trainer.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
+import { xor } from '../src/data/synthetic.js';
+import type { RuleId } from '../src/rules/registry.js';
 import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { adam } from '../src/optim/transforms.js';
 import type { TrainEvent } from '../src/train/events.js';
@@ -485,4 +488,27 @@ test('alignment against Gauss–Newton: ddtp with Q_l = J_l⁺ gives exactly the
   }
   assert.ok(bp[2].gaussNewtonUpdateAngle! < 1e-3 && bp[2].updateAngle < 1e-3, 'at the output, Gauss–Newton is the gradient step');
   assert.equal(bp[2].gaussNewtonSignalAngle, null);
+});
+
+test('resuming mid-schedule is bit-identical: alternating passes and per-layer feedback iterations continue where they stopped', () => {
+  const cases: [RuleId, RuleOptions][] = [
+    ['dtp', { schedule: 'alternating' }], ['sdtp', { schedule: 'alternating' }], ['aosdtp', { schedule: 'alternating', aux: 4 }],
+    ['drl', { schedule: 'alternating', alpha: 0.3 }], ['ddtp', { schedule: 'alternating', alpha: 0.3 }], ['ldrl', { iterations: '2,3', sigma: '0.1,0.2' }],
+  ];
+  for (const [rule, ruleOptions] of cases) {
+    const base: RunConfig = {
+      rule, ruleOptions, seed: 4, spec: { ...spec, sizes: [2, 6, 6, 2] },
+      optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' }, train: { ...DEFAULT_TRAIN, epochs: 5, batchSize: 2, lr: 0.05 },
+    };
+    const straight = createTrainer(base, be, xor());
+    straight.run();
+    const first = createTrainer({ ...base, train: { ...base.train, epochs: 3 } }, be, xor());
+    first.run();
+    const { state } = decodeCheckpoint(encodeCheckpoint({ state: first.state })) as { state: TrainState };
+    const second = createTrainer(base, be, xor(), state);
+    second.run();
+    assert.deepEqual(second.state.net.layers, straight.state.net.layers, `${rule}: parameters`);
+    assert.deepEqual(second.state.ruleState, straight.state.ruleState, `${rule}: rule state`);
+    assert.deepEqual(second.state.groupStates, straight.state.groupStates, `${rule}: group optimizer states`);
+  }
 });

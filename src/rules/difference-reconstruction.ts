@@ -16,6 +16,9 @@ export interface DrlState {
   /** inverses[l] = g_l for l = 1 … L−1, the output layer's included: the trainable group 'inverse'. */
   inverses: (InverseParams | null)[];
   seen: number;
+  /** The training set's size (the alternating schedule's pass length), kept with the state so a resumed run
+   * alternates where it left off. */
+  trainExamples: number;
 }
 
 /** Meulemans et al. 2020's official MNIST config mnist_DTPDRL: feedback noise σ (their target step λ = 0.0686
@@ -46,7 +49,6 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
   const correction = new DifferenceCorrection();
   const trainer = new DrlTrainer();
   let grads: (InverseParams | null)[] = [];
-  let trainExamples = 0;
   return {
     id: 'drl',
     locality: {
@@ -55,14 +57,14 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
     },
     init(net, rng, info) {
       checkTargetNet('drl', net);
-      trainExamples = trainExamplesFor('drl', schedule, info);
-      return { inverses: initInverses(net, rng, 1, net.layers.length - 1), seen: 0 };
+      const trainExamples = trainExamplesFor('drl', schedule, info);
+      return { inverses: initInverses(net, rng, 1, net.layers.length - 1), seen: 0, trainExamples };
     },
     step(ctx, state, batch) {
       const { backend: be, net, ws } = ctx;
       const { spec } = net;
       const L = net.layers.length, top = L - 1, B = batch.x.rows;
-      const phase = targetPhase(schedule, state.seen, trainExamples);
+      const phase = targetPhase(schedule, state.seen, state.trainExamples);
       const next = { ...state, seen: state.seen + B };
       forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, ws.h[top], batch.y, ws.dh[top]);

@@ -15,6 +15,9 @@ export interface DtpState {
   inverses: (InverseParams | null)[];
   /** Training examples seen (for the alternating schedule's passes). */
   seen: number;
+  /** The training set's size (the alternating schedule's pass length), kept with the state so a resumed run
+   * alternates where it left off. */
+  trainExamples: number;
 }
 
 /** Bartunov et al. 2018, Table 5, DTP alternating on MNIST: target step α and inverse noise σ. */
@@ -47,7 +50,6 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
   const correction = new DifferenceCorrection();
   const trainer = new InverseTrainer();
   let inverseGrads: (InverseParams | null)[] = [];
-  let trainExamples = 0;
   return {
     id: 'dtp',
     locality: {
@@ -56,16 +58,16 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
     },
     init(net, rng, info) {
       checkTargetNet('dtp', net);
-      trainExamples = trainExamplesFor('dtp', schedule, info);
+      const trainExamples = trainExamplesFor('dtp', schedule, info);
       const L = net.layers.length;
-      return { inverses: initInverses(net, rng, 1, L - 2), seen: 0 };
+      return { inverses: initInverses(net, rng, 1, L - 2), seen: 0, trainExamples };
     },
     step(ctx, state, batch) {
       const { backend: be, net, ws, grads } = ctx;
       const { spec } = net;
       const L = net.layers.length, B = batch.x.rows;
-      const phase = targetPhase(schedule, state.seen, trainExamples);
-      const next: DtpState = { inverses: state.inverses, seen: state.seen + B };
+      const phase = targetPhase(schedule, state.seen, state.trainExamples);
+      const next: DtpState = { ...state, seen: state.seen + B };
       const out = forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, out, batch.y, ws.dh[L - 1]);
       const metrics: Record<string, number> = {};

@@ -14,6 +14,9 @@ export interface DdtpState {
    * trainable group 'feedback'. */
   Q: Matrix[];
   seen: number;
+  /** The training set's size (the alternating schedule's pass length), kept with the state so a resumed run
+   * alternates where it left off. */
+  trainExamples: number;
 }
 
 /** Meulemans et al. 2020's official MNIST config mnist_DDTPlinear: σ, and λ = 0.06097 on the batch-mean
@@ -41,7 +44,6 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
   const targets: ((rows: number, cols: number) => Matrix)[] = [];
   const trainer = new DirectFeedbackTrainer();
   let grads: Float32Array[] = [];
-  let trainExamples = 0;
   return {
     id: 'ddtp',
     locality: {
@@ -50,20 +52,20 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
     },
     init(net, rng, info) {
       checkTargetNet('ddtp', net);
-      trainExamples = trainExamplesFor('ddtp', schedule, info);
+      const trainExamples = trainExamplesFor('ddtp', schedule, info);
       const { sizes, init } = net.spec, L = net.layers.length;
       const Q = sizes.slice(1, L).map((width) => {
         const q = matrix(width, sizes[L]);
         initWeights(init, sizes[L], width, rng, q.data);
         return q;
       });
-      return { Q, seen: 0 };
+      return { Q, seen: 0, trainExamples };
     },
     step(ctx, state, batch) {
       const { backend: be, net, ws } = ctx;
       const { spec } = net;
       const L = net.layers.length, top = L - 1, B = batch.x.rows, outputs = spec.sizes[L];
-      const phase = targetPhase(schedule, state.seen, trainExamples);
+      const phase = targetPhase(schedule, state.seen, state.trainExamples);
       const next = { ...state, seen: state.seen + B };
       forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, ws.h[top], batch.y, ws.dh[top]);

@@ -47,7 +47,6 @@ export function localDifferenceReconstruction(options: RuleOptions = {}): Learni
   const correction = new DifferenceCorrection();
   const trainer = new FeedbackTrainer();
   let grads: (InverseParams | null)[] = [];
-  let sigma: number[] = [], iterations: number[] = [];
   return {
     id: 'ldrl',
     locality: {
@@ -57,14 +56,15 @@ export function localDifferenceReconstruction(options: RuleOptions = {}): Learni
     init(net, rng) {
       checkTargetNet('ldrl', net);
       const L = net.layers.length;
-      sigma = sigmaOption(L - 1);
-      iterations = iterationsOption(L - 1);
+      sigmaOption(L - 1); // checked here; recomputed from the net in step, so a resumed run has them too
+      iterationsOption(L - 1);
       return { inverses: initInverses(net, rng, 1, L - 1), iteration: 0 };
     },
     step(ctx, state, batch) {
       const { backend: be, net, ws } = ctx;
       const { spec } = net;
       const L = net.layers.length, top = L - 1, B = batch.x.rows, k = state.iteration;
+      const sigma = sigmaOption(L - 1), iterations = iterationsOption(L - 1);
       const last = Math.max(...iterations) - 1;
       forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, ws.h[top], batch.y, ws.dh[top]);

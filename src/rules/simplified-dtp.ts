@@ -16,6 +16,9 @@ export interface SimplifiedDtpState {
    * null for sdtp. Never trained. */
   aux: Matrix | null;
   seen: number;
+  /** The training set's size (the alternating schedule's pass length), kept with the state so a resumed run
+   * alternates where it left off. */
+  trainExamples: number;
 }
 
 /** Bartunov et al. 2018, Table 5, SDTP parallel on MNIST: the inverses' noise σ. */
@@ -49,7 +52,6 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
   const correction = new DifferenceCorrection();
   const trainer = new InverseTrainer();
   let inverseGrads: (InverseParams | null)[] = [];
-  let trainExamples = 0;
   const classes = (s: SimplifiedDtpState, width: number) => width - (s.aux?.rows ?? 0);
   /** The top layer's activity: p, or [p, tanh(R h)] for aosdtp, from a batch of penultimate activities. */
   const topOf = (state: SimplifiedDtpState, output: Activity): Activity => (be, x, out) => {
@@ -68,7 +70,7 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
     },
     init(net, rng, info) {
       checkTargetNet(id, net);
-      trainExamples = trainExamplesFor(id, schedule, info);
+      const trainExamples = trainExamplesFor(id, schedule, info);
       const L = net.layers.length, sizes = net.spec.sizes;
       const inverses = initInverses(net, rng, 1, L - 1);
       let aux: Matrix | null = null;
@@ -79,13 +81,13 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
         initWeights(net.spec.init, sizes[L] + auxUnits, sizes[L - 1], rng, V.data);
         inverses[L - 1] = { V, c: new Float32Array(sizes[L - 1]) };
       }
-      return { inverses, aux, seen: 0 };
+      return { inverses, aux, seen: 0, trainExamples };
     },
     step(ctx, state, batch) {
       const { backend: be, net, ws, grads } = ctx;
       const { spec } = net;
       const L = net.layers.length, top = L - 1, B = batch.x.rows;
-      const phase = targetPhase(schedule, state.seen, trainExamples);
+      const phase = targetPhase(schedule, state.seen, state.trainExamples);
       const next: SimplifiedDtpState = { ...state, seen: state.seen + B };
       forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, ws.h[top], batch.y, ws.dh[top]);
