@@ -8,7 +8,7 @@ import { architectureSpec, cloneLayers, createNetwork, createWorkspace, forward,
 import { softmax } from '../src/nn/losses.js';
 import { Rng } from '../src/random.js';
 import { differenceTargetPropagation, type DtpState } from '../src/rules/difference-target-propagation.js';
-import { layerActivity, type InverseParams } from '../src/rules/target-propagation.js';
+import { InverseTrainer, layerActivity, type InverseParams } from '../src/rules/target-propagation.js';
 import { FeedbackTrainer, localDifferenceReconstruction, type LdrlState } from '../src/rules/local-difference-reconstruction.js';
 import { DrlTrainer } from '../src/rules/difference-reconstruction.js';
 import { DirectFeedbackTrainer, directDtp } from '../src/rules/direct-dtp.js';
@@ -510,5 +510,22 @@ test('resuming mid-schedule is bit-identical: alternating passes and per-layer f
     assert.deepEqual(second.state.net.layers, straight.state.net.layers, `${rule}: parameters`);
     assert.deepEqual(second.state.ruleState, straight.state.ruleState, `${rule}: rule state`);
     assert.deepEqual(second.state.groupStates, straight.state.groupStates, `${rule}: group optimizer states`);
+  }
+});
+
+test('dtp/sdtp inverse losses: the gradient of both forms equals finite differences (same noise)', () => {
+  const rng = Rng.fromSeed(15);
+  const net = createNetwork({ ...spec, sizes: [3, 5, 4, 2] }, rng);
+  const x = matrix(6, 5);
+  rng.fillUniform(x.data, -0.8, 0.8);
+  const V = matrix(5, 4), c = new Float32Array(5);
+  rng.fillNormal(V.data, 0, 0.5);
+  rng.fillNormal(c, 0, 0.1);
+  for (const mode of ['preserving', 'denoising'] as const) {
+    const lossAt = (into: InverseParams) => new InverseTrainer().lossAndGrads(be, x, layerActivity(net, 1), { V, c }, 0.3, mode, Rng.fromSeed(4), into);
+    const grad = { V: matrix(5, 4), c: new Float32Array(5) }, spare = { V: matrix(5, 4), c: new Float32Array(5) };
+    lossAt(grad);
+    checkGradient(V.data, grad.V.data, () => lossAt(spare), `${mode} V`);
+    checkGradient(c, grad.c, () => lossAt(spare), `${mode} c`);
   }
 });

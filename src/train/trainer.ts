@@ -109,6 +109,8 @@ export class Trainer {
   private sink: EventSink = () => {};
   /** Collects a batch's rule metrics into the running epoch's means (set by trainEpoch). */
   private onMetrics: (metrics: Readonly<Record<string, number>>, rows: number) => void = () => {};
+  /** Whether the last rule step asked to step again on the same batch (StepResult.again). */
+  private lastAgain = false;
 
   constructor(
     readonly backend: Backend,
@@ -209,8 +211,6 @@ export class Trainer {
     while (this.lastAgain && Number.isFinite(loss)) this.trainStep(batch, lr);
     return loss;
   }
-
-  private lastAgain = false;
 
   /** One rule step on the batch and the updates it proposes. */
   private trainStep(batch: Batch, lr: number): number {
