@@ -529,3 +529,12 @@ test('dtp/sdtp inverse losses: the gradient of both forms equals finite differen
     checkGradient(c, grad.c, () => lossAt(spare), `${mode} c`);
   }
 });
+
+test('alignment measurements due during feedback-only steps are taken on the next step that updates the forward weights', () => {
+  const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 200, limitTest: 100 });
+  const run = mnistRun({ iterations: 3 }, 1);
+  const trainer = createTrainer({ ...run, rule: 'ldrl', train: { ...run.train, alignEvery: 2 } }, be, data);
+  const steps: number[] = [];
+  trainer.trainEpoch((e) => { if (e.type === 'alignment') steps.push(e.step); });
+  assert.deepEqual(steps, [3, 6, 9, 12], 'one measurement a batch, each on its forward step');
+});
