@@ -10,6 +10,7 @@ import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, layerLocalLoss, matrixScratch,
   readTargetOptions, targetPhase, trainExamplesFor, UpperForward, type InverseParams,
   inverseOnlyStep, nonNegativeOption,
+  layerBuffers,
 } from './target-propagation.js';
 
 export interface DrlState {
@@ -45,7 +46,7 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
   checkRuleOptions('drl', options, ['alpha', 'sigma', 'schedule']);
   const alpha = nonNegativeOption('drl', 'alpha', options.alpha, DRL_DEFAULTS.alpha);
   const { sigma, schedule } = readTargetOptions('drl', options, { sigma: DRL_DEFAULTS.sigma, inverseLoss: 'preserving' });
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   const correction = new DifferenceCorrection();
   const trainer = new DrlTrainer();
   let grads: (InverseParams | null)[] = [];
@@ -76,8 +77,7 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
         groupGrads = { inverse: grads.flatMap((g) => (g ? [g.V.data, g.c] : [])) };
       }
       if (phase === 'inverse') return inverseOnlyStep(ctx.grads, loss, next, groupGrads, metrics);
-      while (targets.length < L) targets.push(matrixScratch());
-      const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       hat(top).data.set(ws.h[top].data.subarray(0, B * spec.sizes[L]));
       be.axpby(-alpha * B, ws.dh[top].data, 1, hat(top).data); // t_L = h_L − α ∂ℓ_n/∂h_L
       for (let l = top; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
@@ -92,7 +92,7 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
 export class DrlTrainer {
   private readonly upper = new UpperForward();
   private readonly correction = new DifferenceCorrection();
-  private readonly stack: ((rows: number, cols: number) => Matrix)[] = [];
+  private readonly stack = layerBuffers();
   private readonly work = Array.from({ length: 8 }, () => matrixScratch());
 
   lossAndGrads(be: Backend, net: Network, h: readonly Matrix[], l: number, inverses: readonly (InverseParams | null)[], sigma: number, rng: Rng, grad: InverseParams): number {
@@ -101,10 +101,9 @@ export class DrlTrainer {
     rng.fillNormal(noisy.data, 0, sigma);
     be.axpby(1, h[l - 1].data.subarray(0, B * n), 1, noisy.data); // h̃_{l−1}
     const acts = this.upper.run(be, net, l, noisy); // forward to the output
-    while (this.stack.length <= top) this.stack.push(matrixScratch());
     let t = acts[top];
     for (let j = top; j > l; j--) { // down with differences to ĥ_l
-      const below = this.stack[j - 1](B, net.spec.sizes[j]);
+      const below = this.stack(j - 1, B, net.spec.sizes[j]);
       this.correction.apply(be, inverses[j] as InverseParams, t, h[j], h[j - 1], below);
       t = below;
     }

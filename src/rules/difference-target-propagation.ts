@@ -1,12 +1,12 @@
 import { denseInputError } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
 import { forward } from '../nn/network.js';
-import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
-  matrixScratch, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type InverseParams,
+  outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type InverseParams,
   inverseOnlyStep, nonNegativeOption,
+  layerBuffers,
 } from './target-propagation.js';
 
 export interface DtpState {
@@ -46,7 +46,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
   checkRuleOptions('dtp', options, ['alpha', 'sigma', 'inverseLoss', 'schedule']);
   const alpha = nonNegativeOption('dtp', 'alpha', options.alpha, DTP_DEFAULTS.alpha);
   const { sigma, inverseLoss, schedule } = readTargetOptions('dtp', options, { sigma: DTP_DEFAULTS.sigma, inverseLoss: 'preserving' });
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   const correction = new DifferenceCorrection();
   const trainer = new InverseTrainer();
   let inverseGrads: (InverseParams | null)[] = [];
@@ -84,8 +84,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
       const top = L - 1;
       outputLayerGrads(be, net, ws, grads); // the output layer on the task loss
       // First target: ĥ = h − α ∂L_n/∂h at the penultimate layer; ∂(mean loss)/∂h = δz·W, so ∂L_n/∂h = B·δz·W.
-      while (targets.length < L) targets.push(matrixScratch());
-      const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       denseInputError(be, ws.dz[top], net.layers[top].W, hat(top - 1));
       be.axpby(1, ws.h[top - 1].data, -alpha * B, hat(top - 1).data);
       // Difference correction, Bartunov et al. eq. 2: ĥ_{l−1} = h_{l−1} + g_l(ĥ_l) − g_l(h_l).

@@ -6,7 +6,7 @@ import type { Rng } from '../random.js';
 import type { Network } from '../nn/network.js';
 import { initWeights } from '../nn/init.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
-import { checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward, inverseOnlyStep, nonNegativeOption } from './target-propagation.js';
+import { layerBuffers, checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward, inverseOnlyStep, nonNegativeOption } from './target-propagation.js';
 import { DRL_MIN_SIGMA } from './difference-reconstruction.js';
 
 export interface DdtpState {
@@ -41,7 +41,7 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
   const alpha = nonNegativeOption('ddtp', 'alpha', options.alpha, DDTP_DEFAULTS.alpha);
   const { sigma, schedule } = readTargetOptions('ddtp', options, { sigma: DDTP_DEFAULTS.sigma, inverseLoss: 'preserving' });
   const topTarget = matrixScratch(), change = matrixScratch();
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   const trainer = new DirectFeedbackTrainer();
   let grads: Float32Array[] = [];
   return {
@@ -79,14 +79,13 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
         groupGrads = { feedback: grads };
       }
       if (phase === 'inverse') return inverseOnlyStep(ctx.grads, loss, next, groupGrads, metrics);
-      while (targets.length < L) targets.push(matrixScratch());
       const tTop = topTarget(B, outputs), dTop = change(B, outputs);
       dTop.data.set(ws.dh[top].data.subarray(0, B * outputs));
       be.axpby(0, dTop.data, -alpha * B, dTop.data); // t_L − h_L = −α ∂ℓ_n/∂h_L
       tTop.data.set(ws.h[top].data.subarray(0, B * outputs));
       be.axpby(1, dTop.data, 1, tTop.data);
       for (let l = 0; l < top; l++) {
-        const t = targets[l](B, spec.sizes[l + 1]);
+        const t = targets(l, B, spec.sizes[l + 1]);
         be.gemm(false, true, 1, dTop, state.Q[l], 0, t); // Q_l (t_L − h_L)
         be.axpby(1, ws.h[l].data.subarray(0, t.data.length), 1, t.data);
         metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, t, ctx.grads[l]);

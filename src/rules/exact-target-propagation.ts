@@ -5,7 +5,7 @@ import type { ActivationKind } from '../tensor/backend.js';
 import { luFactor, luSolve } from '../tensor/lu.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
-import { checkTargetNet, layerLocalLoss, matrixScratch, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
+import { layerBuffers, checkTargetNet, layerLocalLoss, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
 
 /** Targets of a tanh or sigmoid layer are clipped this far inside the activation's open range. */
 export const TP_RANGE_MARGIN = 1e-6;
@@ -29,7 +29,7 @@ const INVERTIBLE: readonly ActivationKind[] = ['tanh', 'sigmoid', 'leaky_relu', 
 export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<Record<string, never>> {
   checkRuleOptions('tp', options, ['alpha']);
   const alpha = nonNegativeOption('tp', 'alpha', options.alpha, 0.1);
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   return {
     id: 'tp',
     locality: { weightTransport: true, note: 'targets travel down through the exact inverses W_l⁻¹ of the forward layers, computed from W' },
@@ -53,8 +53,7 @@ export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<
       forward(be, net, batch.x, ws);
       const loss = lossAndGrad(spec.loss, ws.h[top], batch.y, ws.dh[top]);
       outputLayerGrads(be, net, ws, grads);
-      while (targets.length < L) targets.push(matrixScratch());
-      const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       // First target: ĥ = h − α ∂L_n/∂h at the penultimate layer (∂(mean loss)/∂h = δz·W, so ∂L_n/∂h = B·δz·W).
       denseInputError(be, ws.dz[top], net.layers[top].W, hat(top - 1));
       be.axpby(1, ws.h[top - 1].data, -alpha * B, hat(top - 1).data);

@@ -9,6 +9,7 @@ import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, layerActivity, layerLocalLoss, matrixScratch,
   type Activity, type InverseParams,
   nonNegativeOption,
+  layerBuffers,
 } from './target-propagation.js';
 
 export interface LdrlState {
@@ -43,7 +44,7 @@ export function localDifferenceReconstruction(options: RuleOptions = {}): Learni
   const beta = nonNegativeOption('ldrl', 'beta', options.beta, LDRL_DEFAULTS.beta);
   const sigmaOption = perLayerOption('sigma', options.sigma ?? LDRL_DEFAULTS.sigma, (v) => v >= 0);
   const iterationsOption = perLayerOption('iterations', options.iterations ?? LDRL_DEFAULTS.iterations, (v) => Number.isInteger(v) && v >= 1);
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   const correction = new DifferenceCorrection();
   const trainer = new FeedbackTrainer();
   let grads: (InverseParams | null)[] = [];
@@ -81,8 +82,7 @@ export function localDifferenceReconstruction(options: RuleOptions = {}): Learni
         return { loss, grads: ctx.grads, state: { ...state, iteration: k + 1 }, groupGrads, metrics, updatesForward: false, again: true };
       }
       for (let l = 1; l <= top; l++) metrics[`jacobian_mismatch_${l + 1}`] = jacobianMismatch(be, net, ws, l, state.inverses[l] as InverseParams);
-      while (targets.length < L) targets.push(matrixScratch());
-      const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       // t_L = h_L − β ∂ℓ_n/∂h_L: the mean loss's gradient ws.dh[top] times B is the example's.
       hat(top).data.set(ws.h[top].data.subarray(0, B * spec.sizes[L]));
       be.axpby(-beta * B, ws.dh[top].data, 1, hat(top).data);

@@ -6,6 +6,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGr
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
   inverseOnlyStep, matrixScratch, outputActivity, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type Activity, type InverseParams,
+  layerBuffers,
 } from './target-propagation.js';
 
 export interface SimplifiedDtpState {
@@ -47,7 +48,7 @@ export function simplifiedDtp(options: RuleOptions = {}): LearningRule<Simplifie
 /** The shared body of sdtp and aosdtp (auxiliary-output-sdtp.ts): aux = 0 for sdtp. */
 export function simplifiedTargetPropagation(id: string, options: RuleOptions, auxUnits: number): LearningRule<SimplifiedDtpState> {
   const { sigma, inverseLoss, schedule } = readTargetOptions(id, options, { sigma: SDTP_DEFAULT_SIGMA, inverseLoss: 'denoising' });
-  const targets: ((rows: number, cols: number) => Matrix)[] = [];
+  const targets = layerBuffers();
   const topActivity = matrixScratch(), topTarget = matrixScratch(), auxOut = matrixScratch(), probabilities = matrixScratch();
   const correction = new DifferenceCorrection();
   const trainer = new InverseTrainer();
@@ -110,8 +111,7 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
       wanted.data.set(activity.data);
       const k = classes(state, topWidth);
       for (let n = 0; n < B; n++) wanted.data.set(batch.y.data.subarray(n * k, (n + 1) * k), n * topWidth); // ĥ_L = argmin L: the label
-      while (targets.length < L) targets.push(matrixScratch());
-      const hat = (l: number) => targets[l](B, spec.sizes[l + 1]);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       correction.apply(be, state.inverses[top] as InverseParams, wanted, activity, ws.h[top - 1], hat(top - 1));
       for (let l = top - 1; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
       for (let l = 0; l < top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);

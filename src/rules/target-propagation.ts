@@ -61,6 +61,16 @@ export function matrixScratch(): (rows: number, cols: number) => Matrix {
   return (rows, cols) => ({ rows, cols, data: buffer(rows * cols) });
 }
 
+/** One grow-only buffer per layer index, e.g. for the layers' targets ĥ_l: at(l, rows, cols) is a view on
+ * layer l's buffer (so two layers' views never overlap). */
+export function layerBuffers(): (l: number, rows: number, cols: number) => Matrix {
+  const buffers: ((rows: number, cols: number) => Matrix)[] = [];
+  return (l, rows, cols) => {
+    while (buffers.length <= l) buffers.push(matrixScratch());
+    return buffers[l](rows, cols);
+  };
+}
+
 /** out = g(h) = tanh(h·Vᵀ + c): the inverse applied to a batch of activities h [batch, width_l]. */
 export function applyInverse(be: Backend, g: InverseParams, h: Matrix, out: Matrix): void {
   denseForward(be, { W: g.V, b: g.c }, h, out);
@@ -216,14 +226,13 @@ export function trainExamplesFor(rule: string, schedule: 'parallel' | 'alternati
 /** The activities of layers first … L−1 from a batch of inputs to layer `first` (a forward pass of the upper
  * stack: each W in a forward product only), into buffers of its own. */
 export class UpperForward {
-  private readonly buffers: ((rows: number, cols: number) => Matrix)[] = [];
+  private readonly buffers = layerBuffers();
 
   run(be: Backend, net: Network, first: number, input: Matrix): Matrix[] {
     const out: Matrix[] = [];
     let x = input;
     for (let l = first; l < net.layers.length; l++) {
-      while (this.buffers.length <= l) this.buffers.push(matrixScratch());
-      const h = this.buffers[l](input.rows, net.spec.sizes[l + 1]);
+      const h = this.buffers(l, input.rows, net.spec.sizes[l + 1]);
       layerActivity(net, l)(be, x, h);
       out[l] = h;
       x = h;
