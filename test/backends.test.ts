@@ -513,7 +513,13 @@ function directConv(g: PatchGeometry, out: number, x: Matrix, W: Matrix, dz: Mat
 
 for (const backend of [js, ...candidates]) {
   test(`${backend.name}: conv2d's forward, weight gradient and input error equal direct convolution (odd geometries, batch 0 to 7)`, () => {
-    const shapes = [[[1, 5, 5], 3, 1, 0, 2], [[2, 7, 6], 3, 2, 1, 3], [[3, 6, 5], 2, 1, 0, 4], [[1, 9, 7], 3, 2, 0, 2], [[1, 28, 28], 5, 1, 2, 6], [[6, 14, 14], 5, 1, 0, 16], [[2, 4, 4], 4, 1, 3, 1]] as const;
+    // Native takes a different path for each group (node/native/conv.c): stride > 1 or pad ≥ k, im2col and GEMM;
+    // stride 1, kernels in the lanes where they fill whole vectors and the rows are narrow (16, 24, 8 kernels),
+    // positions in the lanes otherwise (6, 2, 4, 1, 13, 9 kernels); the input error as a flipped convolution
+    // or as patch errors and a gather.
+    const shapes = [[[2, 7, 6], 3, 2, 1, 3], [[1, 9, 7], 3, 2, 0, 2], [[1, 5, 5], 2, 1, 2, 3],
+      [[6, 14, 14], 5, 1, 0, 16], [[2, 11, 10], 3, 1, 0, 24], [[3, 9, 8], 3, 1, 1, 8],
+      [[1, 5, 5], 3, 1, 0, 2], [[3, 6, 5], 2, 1, 0, 4], [[1, 28, 28], 5, 1, 2, 6], [[2, 4, 4], 4, 1, 3, 1], [[5, 6, 7], 3, 1, 2, 13], [[7, 5, 5], 1, 1, 0, 9]] as const;
     for (const [shape, k, stride, pad, out] of shapes) {
       const g = patchGeometry(shape, k, stride, pad), K = shape[0] * k * k, P = g.oh * g.ow, size = shape[0] * shape[1] * shape[2];
       for (const B of [0, 1, 3, 7]) {
@@ -615,20 +621,22 @@ if (native) {
     assert.throws(() => addon.gemmBatched(false, false, 3, 5, 4, 1, buf.subarray(0, 24), random(20), 0, buf.subarray(20, 50), 2, 12, 0, 15), /C and A share memory/);
   });
 
-  test('native: conv2d gives the same bits on 1, 2 and 3 threads, and checks lengths, op and overlaps in C', () => {
+  test('native: conv2d gives the same bits on 1, 2 and 3 threads (every path), and checks lengths, op and overlaps in C', () => {
     const threads = native.getThreads();
-    const g = patchGeometry([3, 11, 9], 3, 2, 1), out = 5, B = 9, K = 27, P = g.oh * g.ow;
-    const x = randomMatrix(B, 3 * 11 * 9), W = randomMatrix(out, K), dz = randomMatrix(B, out * P);
-    const results = [1, 2, 3].map((n) => {
-      native.setThreads(n);
-      const z = matrix(B, out * P), dW = matrix(out, K), dx = matrix(B, 3 * 11 * 9);
-      native.conv2d('forward', g, x, W, z);
-      native.conv2d('weightGrad', g, dz, x, dW);
-      native.conv2d('inputError', g, W, dz, dx);
-      return [z.data, dW.data, dx.data];
-    });
-    native.setThreads(threads);
-    for (const r of results.slice(1)) r.forEach((a, i) => assertSameBits(a, results[0][i], `conv2d op ${i} across thread counts`));
+    for (const [shape, k, stride, pad, out] of [[[3, 11, 9], 3, 2, 1, 5], [[1, 28, 28], 5, 1, 2, 6], [[6, 14, 14], 5, 1, 0, 16], [[2, 11, 10], 3, 1, 0, 24]] as const) {
+      const g = patchGeometry(shape, k, stride, pad), B = 19, K = shape[0] * k * k, P = g.oh * g.ow, size = shape[0] * shape[1] * shape[2];
+      const x = randomMatrix(B, size), W = randomMatrix(out, K), dz = randomMatrix(B, out * P);
+      const results = [1, 2, 3].map((n) => {
+        native.setThreads(n);
+        const z = matrix(B, out * P), dW = matrix(out, K), dx = matrix(B, size);
+        native.conv2d('forward', g, x, W, z);
+        native.conv2d('weightGrad', g, dz, x, dW);
+        native.conv2d('inputError', g, W, dz, dx);
+        return [z.data, dW.data, dx.data];
+      });
+      native.setThreads(threads);
+      for (const r of results.slice(1)) r.forEach((a, i) => assertSameBits(a, results[0][i], `conv2d ${shape.join('x')} k${k}s${stride} op ${i} across thread counts`));
+    }
     const addon = createRequire(import.meta.url)(findAddon() ?? '') as Record<string, (...args: unknown[]) => void>;
     const geo = [2, 5, 5, 3, 1, 0, 3, 3]; // c, h, w, k, stride, pad, oh, ow; K = 18, P = 9
     assert.throws(() => addon.conv2d(0, ...geo, 4, 2, random(99), random(72), random(72)), /ngrad native conv2d: a holds 99 values, needs 100/);
