@@ -1,7 +1,7 @@
 import { checkGemmShapes, type Backend, type Conv2dOp, type GemmBatch, type PatchGeometry } from '../src/tensor/backend.js';
 import type { Matrix } from '../src/tensor/matrix.js';
 
-/** GEMM FLOPs counted as a backend is called: the total, and per method (gemm, gemmBatched, conv2d). */
+/** GEMM FLOPs counted as a backend is called: the total, and per method (gemm, gemmBatched, conv2d, local2d). */
 export interface FlopCount {
   flops: number;
   byMethod: Record<string, number>;
@@ -32,8 +32,14 @@ export function conv2dFlops(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix
   return 2 * images.rows * kernels.rows * P * K;
 }
 
+/** local2d's products count as conv2d's: 2·B·out·P·K each (one bank of out kernels a position instead of
+ * one for all; kernels [P·out, K]). */
+export function local2dFlops(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): number {
+  return conv2dFlops(op, g, a, b, c) / (g.oh * g.ow);
+}
+
 /**
- * A Backend that adds the FLOPs of every gemm, gemmBatched and conv2d call to `count` before passing the call
+ * A Backend that adds the FLOPs of every gemm, gemmBatched, conv2d and local2d call to `count` before passing the call
  * on; every other method is the backend's own. Counting costs no clock reads, so a timed run may go through it.
  * NOTE: calls a backend makes inside its own methods (the js and wasm conv2d lowered onto their own
  * gemmBatched) do not pass through the wrapper, so nothing is counted twice.
@@ -56,6 +62,10 @@ export function counted(be: Backend, count: FlopCount): Backend {
     conv2d(op, g, a, b, c) {
       add('conv2d', conv2dFlops(op, g, a, b, c));
       be.conv2d(op, g, a, b, c);
+    },
+    local2d(op, g, a, b, c) {
+      add('local2d', local2dFlops(op, g, a, b, c));
+      be.local2d(op, g, a, b, c);
     },
   };
 }

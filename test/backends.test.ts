@@ -494,7 +494,7 @@ for (const backend of candidates) {
 
 /** A convolution's three products by direct summation in float64 (no patches), the definition conv2d's
  * lowering must meet: z[n, o, q] = Σ_{c,ky,kx} W[o, (c·k + ky)·k + kx] · x[n, c, oy·s − p + ky, ox·s − p + kx]. */
-function directConv(g: PatchGeometry, out: number, x: Matrix, W: Matrix, dz: Matrix) {
+function directConv(g: PatchGeometry, out: number, x: Matrix, W: Matrix, dz: Matrix, untied = false) {
   const { c, h, w, k, stride, pad, oh, ow } = g, B = x.rows, K = c * k * k, P = oh * ow;
   const z = new Float64Array(B * out * P), dW = new Float64Array(out * K), dx = new Float64Array(B * c * h * w);
   for (let n = 0; n < B; n++) for (let o = 0; o < out; o++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
@@ -502,13 +502,43 @@ function directConv(g: PatchGeometry, out: number, x: Matrix, W: Matrix, dz: Mat
     for (let ch = 0; ch < c; ch++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
       const iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
       if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      const j = o * K + (ch * k + ky) * k + kx, pixel = n * c * h * w + ch * h * w + iy * w + ix;
+      // Untied (local2d): position q's own bank of kernels, rows q·out … of W [P·out, K].
+      const j = ((untied ? (oy * ow + ox) * out : 0) + o) * K + (ch * k + ky) * k + kx, pixel = n * c * h * w + ch * h * w + iy * w + ix;
       z[q] += W.data[j] * x.data[pixel];
       dW[j] += dz.data[q] * x.data[pixel];
       dx[pixel] += W.data[j] * dz.data[q];
     }
   }
   return { z, dW, dx };
+}
+
+for (const backend of [js, ...candidates]) {
+  test(`${backend.name}: local2d's forward, weight gradient and input error equal direct untied summation (odd geometries, batch 0 to 7)`, () => {
+    const shapes = [[[1, 9, 9], 3, 2, 1, 8], [[2, 7, 6], 3, 2, 1, 3], [[3, 6, 5], 2, 1, 0, 4], [[1, 5, 5], 2, 1, 2, 3], [[4, 7, 7], 3, 2, 1, 16], [[2, 4, 4], 4, 1, 3, 1]] as const;
+    for (const [shape, k, stride, pad, out] of shapes) {
+      const g = patchGeometry(shape, k, stride, pad), K = shape[0] * k * k, P = g.oh * g.ow, size = shape[0] * shape[1] * shape[2];
+      for (const B of [0, 1, 3, 7]) {
+        const what = `${backend.name} local2d ${shape.join('x')} k${k}s${stride}p${pad} → ${out}, batch ${B}`;
+        const x = randomMatrix(B, size), W = randomMatrix(P * out, K), dz = randomMatrix(B, out * P), want = directConv(g, out, x, W, dz, true);
+        const z = matrix(B, out * P, new Float32Array(B * out * P).fill(NaN)), dW = matrix(P * out, K, new Float32Array(P * out * K).fill(NaN));
+        const dx = matrix(B, size, new Float32Array(B * size).fill(NaN));
+        backend.local2d('forward', g, x, W, z);
+        backend.local2d('weightGrad', g, dz, x, dW);
+        backend.local2d('inputError', g, W, dz, dx);
+        const near = (got: Float32Array, ref: Float64Array, part: string) => {
+          for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `${what} ${part} at ${i}: ${got[i]} vs ${ref[i]}`);
+        };
+        near(z.data, want.z, 'forward');
+        near(dW.data, want.dW, 'weight gradient');
+        near(dx.data, want.dx, 'input error');
+      }
+    }
+    const g = patchGeometry([2, 5, 5], 3, 1, 0); // P = 9, K = 18
+    assert.throws(() => backend.local2d('forward', g, matrix(2, 50), matrix(4, 18), matrix(2, 36)), /local2d forward: shapes do not fit/);
+    assert.throws(() => backend.local2d('weightGrad', g, matrix(3, 36), matrix(2, 50), matrix(36, 18)), /local2d weightGrad: shapes do not fit/);
+    assert.throws(() => backend.local2d('inputError', g, matrix(37, 18), matrix(2, 36), matrix(2, 50)), /local2d inputError: shapes do not fit/);
+    assert.throws(() => backend.local2d('sideways' as never, g, matrix(2, 50), matrix(36, 18), matrix(2, 36)), /unknown op 'sideways'/);
+  });
 }
 
 for (const backend of [js, ...candidates]) {
@@ -645,6 +675,26 @@ if (native) {
     assert.throws(() => addon.conv2d(3, ...geo, 4, 2, random(100), random(72), random(72)), /unknown op/);
     const buf = random(300);
     assert.throws(() => addon.conv2d(0, ...geo, 4, 2, buf.subarray(0, 100), random(72), buf.subarray(99, 171)), /c and a share memory/);
+  });
+
+  test('native: local2d gives the same bits on 1, 2 and 3 threads, and checks lengths in C', () => {
+    const threads = native.getThreads();
+    const g = patchGeometry([3, 11, 9], 3, 2, 1), out = 8, B = 13, K = 27, P = g.oh * g.ow, size = 3 * 11 * 9;
+    const x = randomMatrix(B, size), W = randomMatrix(P * out, K), dz = randomMatrix(B, out * P);
+    const results = [1, 2, 3].map((n) => {
+      native.setThreads(n);
+      const z = matrix(B, out * P), dW = matrix(P * out, K), dx = matrix(B, size);
+      native.local2d('forward', g, x, W, z);
+      native.local2d('weightGrad', g, dz, x, dW);
+      native.local2d('inputError', g, W, dz, dx);
+      return [z.data, dW.data, dx.data];
+    });
+    native.setThreads(threads);
+    for (const r of results.slice(1)) r.forEach((a, i) => assertSameBits(a, results[0][i], `local2d op ${i} across thread counts`));
+    const addon = createRequire(import.meta.url)(findAddon() ?? '') as Record<string, (...args: unknown[]) => void>;
+    const geo = [2, 5, 5, 3, 1, 0, 3, 3]; // c, h, w, k, stride, pad, oh, ow; K = 18, P = 9
+    assert.throws(() => addon.local2d(0, ...geo, 4, 2, random(100), random(647), random(72)), /ngrad native local2d: b holds 647 values, needs 648/);
+    assert.throws(() => addon.local2d(1, ...geo, 4, 2, random(72), random(100), random(647)), /c holds 647 values, needs 648/);
   });
 
   test('native: loading the addon leaves the process computing with subnormals (no flush-to-zero)', () => {

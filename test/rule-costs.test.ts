@@ -63,7 +63,7 @@ test('bp on a small dense net: counted FLOPs = 2·B·(forward + weight gradients
   assert.equal(cost.steps, 2);
 });
 
-test('bp on a conv + locally connected net: conv2d and gemmBatched counted as bpFlopsPerExample counts them, and the conv bias gradient\'s GEMM', () => {
+test('bp on a conv + locally connected net: conv2d, local2d and gemmBatched counted as bpFlopsPerExample counts them, and the conv bias gradient\'s GEMM', () => {
   const B = 3;
   const net = costNet(architectureSpec('1x6x6-c2k3-lc2k3-3'), B);
   const data = randomData(36, 3, 2 * B);
@@ -77,7 +77,8 @@ test('bp on a conv + locally connected net: conv2d and gemmBatched counted as bp
   assert.equal(cost.flopsPerUpdate, 2 * B * (2 * 288 + 3 * 144 + 3 * 24 + convBias));
   assert.equal(cost.flopsPerUpdate, B * (bpFlopsPerExample(net.run.spec) + 2 * convBias));
   assert.equal(cost.flopsByMethod.conv2d, 2 * B * 2 * 288);
-  assert.equal(cost.flopsByMethod.gemmBatched, 2 * B * (3 * 144 + convBias));
+  assert.equal(cost.flopsByMethod.local2d, 2 * B * 3 * 144);
+  assert.equal(cost.flopsByMethod.gemmBatched, 2 * B * convBias);
   assert.equal(cost.flopsByMethod.gemm, 2 * B * 3 * 24);
 });
 

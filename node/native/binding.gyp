@@ -42,7 +42,7 @@
     {
       "target_name": "ngrad_native",
       "dependencies": ["ngrad_kernels", "ngrad_ieee_kernels", "ngrad_conv_kernels"],
-      "sources": ["addon.c", "conv.c"],
+      "sources": ["addon.c", "conv.c", "local.c", "threads.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "<@(openblas_cflags)"],
       # -lm links libm's linker script, which pulls in libmvec for the vectorised tanhf/expf.

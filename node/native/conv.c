@@ -17,13 +17,13 @@
  * weight gradient sums its images in two fixed halves (each summed in image order by sgemm, then added),
  * whatever the number of threads. */
 #include <cblas.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv-direct.h"
 #include "kernels.h"
+#include "threads.h"
 
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
@@ -140,21 +140,6 @@ static void *run_direct_job(void *arg) {
   return NULL;
 }
 
-/* Runs jobs[0..count) on `count` threads, the caller's among them; a job whose thread cannot start runs
- * on the caller's thread. */
-static void run_jobs(void *(*run)(void *), conv_job *jobs, size_t count) {
-  pthread_t ids[NGRAD_CONV_MAX_THREADS];
-  bool started[NGRAD_CONV_MAX_THREADS] = {false};
-  for (size_t t = 1; t < count; t++) started[t] = pthread_create(&ids[t], NULL, run, &jobs[t]) == 0;
-  run(&jobs[0]);
-  for (size_t t = 1; t < count; t++) {
-    if (started[t])
-      pthread_join(ids[t], NULL);
-    else
-      run(&jobs[t]);
-  }
-}
-
 /* The stride-1 convolutions without im2col (conv-direct.c), for pad < k (so that the input error's
  * padding k − 1 − pad is not negative). Same split of the images as ngrad_conv2d's. */
 static int direct_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const float *a, const float *b,
@@ -236,7 +221,7 @@ static int direct_conv2d(int op, const ngrad_patches *g, size_t out, size_t batc
     jobs[p] = (conv_job){plan, g, out, batch * p / parts, batch * (p + 1) / parts, a, b, c, mine, geometry, t, kernels, s};
   }
   if (running > 1)
-    run_jobs(run_direct_job, jobs, parts);
+    ngrad_run_threads(run_direct_job, jobs, sizeof(conv_job), parts);
   else
     for (size_t p = 0; p < parts; p++) run_direct_job(&jobs[p]);
   if (plan == DIRECT_WEIGHT_GRAD) {
@@ -283,7 +268,7 @@ int ngrad_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const
   const int blas_threads = openblas_get_num_threads();
   if (running > 1) openblas_set_num_threads(1);
   if (running > 1)
-    run_jobs(run_job, jobs, parts);
+    ngrad_run_threads(run_job, jobs, sizeof(conv_job), parts);
   else
     for (size_t t = 0; t < parts; t++) run_job(&jobs[t]);
   if (running > 1) openblas_set_num_threads(blas_threads);

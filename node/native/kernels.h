@@ -94,4 +94,11 @@ enum ngrad_conv_op { NGRAD_CONV_FORWARD = 0, NGRAD_CONV_WEIGHT_GRAD = 1, NGRAD_C
 int ngrad_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const float *a, const float *b, float *c,
                  int threads);
 
+/* The kernel below is in local.c (it calls OpenBLAS too). */
+
+/* One of local2d's products over `batch` images (Backend.local2d in src/tensor/backend.ts): ngrad_conv2d's
+ * operands, with W and F [P*out, K] (one bank of out kernels a position). Returns -1 if out of memory. */
+int ngrad_local2d(int op, const ngrad_patches *g, size_t out, size_t batch, const float *a, const float *b, float *c,
+                  int threads);
+
 #endif

@@ -1,7 +1,7 @@
 import type { Backend } from '../tensor/backend.js';
 import { matrix, type Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
-import { patchGeometry, patchLayouts, scratch } from './im2col.js';
+import { patchGeometry, scratch } from './im2col.js';
 import { initWeights, type InitSpec } from './init.js';
 import type { Layer, LayerParams } from './layer.js';
 
@@ -57,23 +57,14 @@ export function conv2dLayer(input: readonly number[], out: number, k: number, st
 
 /**
  * A locally connected layer (Bartunov et al. 2018): a convolution's geometry with untied weights, one
- * kernel bank [out, K] for each of the P output positions, and a bias for every output unit.
+ * kernel bank [out, K] for each of the P output positions, and a bias for every output unit; its products
+ * are Backend.local2d's (z_n[o·P + q] = W_q[o]·cols_{n,q} + b[o·P + q], dW_q = Σ_n dz_{n,q}·cols_{n,q}ᵀ,
+ * dx = col2im(F_qᵀ·dz_{n,q}), F = W for backprop, a bank tensor of W's shape for the feedback family).
  * W is [P·out, K] (bank q is rows q·out … (q+1)·out − 1), b is [out·P] in the output's channels-first order.
- * Patches are laid out position-major, cols [P·B, K], so that position q's patches of the whole batch are one
- * block [B, K] and each bank is one GEMM of a strided batch over the positions:
- *   Zq = cols_q·W_qᵀ [B, out],  dW_q = dZq_qᵀ·cols_q,  dcols_q = dZq_q·F_q,
- * where Zq [P, B·out] is the transpose of z [B·out, P] (one transposeBlocks each way).
  */
 export function local2dLayer(input: readonly number[], out: number, k: number, stride: number, pad: number): Layer {
   const g = patchGeometry(input, k, stride, pad);
   const P = g.oh * g.ow, K = g.c * k * k;
-  const colsOf = scratch(), zq = scratch(), dcolsOf = scratch();
-  const lower = (be: Backend, x: Matrix): Matrix => {
-    const B = x.rows, cols = colsOf(P * B * K);
-    be.im2col(g, x, patchLayouts(g, B).rowsPerPosition, cols);
-    return { rows: B, cols: K, data: cols }; // position q's block starts at q·B·K
-  };
-  const banks = (W: Matrix): Matrix => ({ rows: out, cols: K, data: W.data });
   return {
     kind: 'local2d', inSize: g.c * g.h * g.w, outSize: out * P, weightShape: { rows: P * out, cols: K }, biasSize: out * P,
     initParams(init: InitSpec, rng: Rng): LayerParams {
@@ -82,25 +73,15 @@ export function local2dLayer(input: readonly number[], out: number, k: number, s
       return { W, b: new Float32Array(out * P) };
     },
     forward(be: Backend, p: LayerParams, x: Matrix, z: Matrix): void {
-      const B = x.rows, cols = lower(be, x), t = zq(P * B * out);
-      be.gemmBatched({ count: P, strideA: B * K, strideB: out * K, strideC: B * out }, false, true, 1, cols, banks(p.W), 0,
-        { rows: B, cols: out, data: t });
-      be.transposeBlocks(1, P, B * out, t, z.data); // [P, B·out] → [B·out, P] = z
-      be.addRowVector({ rows: B, cols: z.cols, data: z.data }, p.b);
+      be.local2d('forward', g, x, p.W, z);
+      be.addRowVector({ rows: x.rows, cols: z.cols, data: z.data }, p.b);
     },
     paramGrads(be: Backend, dz: Matrix, x: Matrix, grad: LayerParams): void {
-      const B = x.rows, cols = lower(be, x), t = zq(P * B * out);
-      be.transposeBlocks(1, B * out, P, dz.data, t); // dz [B·out, P] → [P, B·out]
-      be.sumRows({ rows: B, cols: dz.cols, data: dz.data }, 1, 0, grad.b);
-      be.gemmBatched({ count: P, strideA: B * out, strideB: B * K, strideC: out * K }, true, false, 1,
-        { rows: B, cols: out, data: t }, cols, 0, banks(grad.W));
+      be.local2d('weightGrad', g, dz, x, grad.W);
+      be.sumRows({ rows: x.rows, cols: dz.cols, data: dz.data }, 1, 0, grad.b);
     },
     inputError(be: Backend, dz: Matrix, feedback: Matrix, dx: Matrix): void {
-      const B = dz.rows, t = zq(P * B * out), dcols = dcolsOf(P * B * K);
-      be.transposeBlocks(1, B * out, P, dz.data, t);
-      be.gemmBatched({ count: P, strideA: B * out, strideB: out * K, strideC: B * K }, false, false, 1,
-        { rows: B, cols: out, data: t }, banks(feedback), 0, { rows: B, cols: K, data: dcols });
-      be.col2im(g, dcols, patchLayouts(g, B).rowsPerPosition, { rows: B, cols: dx.cols, data: dx.data });
+      be.local2d('inputError', g, feedback, dz, dx);
     },
   };
 }

@@ -73,6 +73,17 @@ export interface Backend {
    * does both); the others compose it from those three (tensor/conv-lowering.ts). Sums may be ordered
    * differently by each backend (equal to float32 rounding); no backend's results depend on its thread count. */
   conv2d(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): void;
+  /** A locally connected layer's three products (src/nn/conv2d.ts, local2dLayer): conv2d's, with one bank of
+   * out kernels for each of the P positions, W and F [P·out, K] (bank q is rows q·out … (q+1)·out − 1) and
+   * cols_{n,q} image n's patch at position q:
+   *   'forward'     a = x,  b = W,  c = z [B, out·P]:  z_n[o·P + q] = W_q[o]·cols_{n,q};
+   *   'weightGrad'  a = dz, b = x,  c = dW [P·out, K]: dW_q = Σ_n dz_{n,q}·cols_{n,q}ᵀ;
+   *   'inputError'  a = F,  b = dz, c = dx:            dx = col2im of the patch errors F_qᵀ·dz_{n,q}.
+   * c must not overlap a or b. NOTE: one call, so that a backend can make each position's patches just before
+   * its products and share the positions between its threads (native does); the others compose it
+   * (tensor/local-lowering.ts). Sums may be ordered differently by each backend (equal to float32 rounding);
+   * no backend's results depend on its thread count. */
+  local2d(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): void;
   /** Max or average over the k×k windows (g.pad = 0) of each channel: x [B, C·H·W] → z [B, C·oh·ow]. A NaN
    * in a max window is kept only where it comes first. Every backend gives the js reference's bits. */
   pool2d(mode: PoolMode, g: PatchGeometry, x: Matrix, z: Matrix): void;

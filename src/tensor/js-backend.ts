@@ -1,6 +1,7 @@
 import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import type { Matrix } from './matrix.js';
 import { loweredConv2d } from './conv-lowering.js';
+import { loweredLocal2d } from './local-lowering.js';
 import { col2imJs, gemmBatchedJs, im2colJs, pool2dBackwardJs, pool2dJs, transposeBlocksJs } from './js-image-kernels.js';
 
 /**
@@ -97,12 +98,14 @@ export function createJsBackend(): Backend {
     im2col: im2colJs,
     col2im: col2imJs,
     conv2d: () => { throw new Error('conv2d: not bound'); }, // bound below, once the primitives exist
+    local2d: () => { throw new Error('local2d: not bound'); },
     pool2d: pool2dJs,
     pool2dBackward: pool2dBackwardJs,
     setThreads() {},
     getThreads: () => 1,
   };
   backend.conv2d = loweredConv2d(backend);
+  backend.local2d = loweredLocal2d(backend);
   return backend;
 }
 

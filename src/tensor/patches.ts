@@ -125,7 +125,7 @@ export function checkTransposeBlocks(count: number, rows: number, cols: number, 
   }
 }
 
-/** conv2d's lowered products (Backend.conv2d); the codes are shared with the native addon
+/** conv2d's and local2d's lowered products (Backend.conv2d, Backend.local2d); the codes are shared with the native addon
  * (node/native/kernels.h). */
 export const CONV2D_OPS = { forward: 0, weightGrad: 1, inputError: 2 } as const;
 export type Conv2dOp = keyof typeof CONV2D_OPS;
@@ -142,22 +142,32 @@ export interface Conv2dOperands {
 /** Checks a conv2d call and names its operands: images [B, C·H·W], kernels [out, K], outputs [B, out·P];
  * see Backend.conv2d for which of a, b and c each op takes. */
 export function checkConv2d(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): Conv2dOperands {
-  if (!(op in CONV2D_OPS)) throw new Error(`conv2d: unknown op '${op}'`);
-  checkGeometry(g, 'conv2d');
+  return checkImageProduct('conv2d', 1, op, g, a, b, c);
+}
+
+/** Checks a local2d call like conv2d's, with kernels [P·out, K] (one bank of out kernels a position). */
+export function checkLocal2d(op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): Conv2dOperands {
+  return checkImageProduct('local2d', g.oh * g.ow, op, g, a, b, c);
+}
+
+function checkImageProduct(name: string, banks: number, op: Conv2dOp, g: PatchGeometry, a: Matrix, b: Matrix, c: Matrix): Conv2dOperands {
+  if (!(op in CONV2D_OPS)) throw new Error(`${name}: unknown op '${op}'`);
+  checkGeometry(g, name);
   const [images, kernels, outputs] = op === 'forward' ? [a, b, c] : op === 'weightGrad' ? [b, c, a] : [c, a, b];
-  const K = g.c * g.k * g.k, P = g.oh * g.ow, out = kernels.rows, batch = images.rows;
-  if (images.cols !== g.c * g.h * g.w || kernels.cols !== K || outputs.rows !== batch || outputs.cols !== out * P) {
-    throw new Error(`conv2d ${op}: shapes do not fit: images ${images.rows}x${images.cols}, kernels ${kernels.rows}x${kernels.cols}, ` +
-      `outputs ${outputs.rows}x${outputs.cols}, geometry ${g.c}x${g.h}x${g.w} → ${out}x${g.oh}x${g.ow} with ${K} values a kernel`);
+  const K = g.c * g.k * g.k, P = g.oh * g.ow, out = kernels.rows / banks, batch = images.rows;
+  if (!Number.isInteger(out) || images.cols !== g.c * g.h * g.w || kernels.cols !== K || outputs.rows !== batch || outputs.cols !== out * P) {
+    throw new Error(`${name} ${op}: shapes do not fit: images ${images.rows}x${images.cols}, kernels ${kernels.rows}x${kernels.cols}, ` +
+      `outputs ${outputs.rows}x${outputs.cols}, geometry ${g.c}x${g.h}x${g.w} → ${out}x${g.oh}x${g.ow} with ${K} values a kernel` +
+      (banks > 1 ? ` and ${banks} banks` : ''));
   }
   for (const m of [images, kernels, outputs]) {
-    if (m.data.length < m.rows * m.cols) throw new Error(`conv2d ${op}: a matrix holds fewer values than its shape says`);
+    if (m.data.length < m.rows * m.cols) throw new Error(`${name} ${op}: a matrix holds fewer values than its shape says`);
   }
   const ends = (m: Matrix) => [m.data.byteOffset, m.data.byteOffset + 4 * m.rows * m.cols] as const;
   const [c0, c1] = ends(c);
   for (const m of [a, b]) {
     const [m0, m1] = ends(m);
-    if (m.data.buffer === c.data.buffer && c0 < m1 && m0 < c1) throw new Error(`conv2d ${op}: the output shares memory with an input`);
+    if (m.data.buffer === c.data.buffer && c0 < m1 && m0 < c1) throw new Error(`${name} ${op}: the output shares memory with an input`);
   }
   return { out, batch, images, kernels, outputs };
 }

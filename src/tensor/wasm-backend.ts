@@ -1,4 +1,5 @@
 import { loweredConv2d } from './conv-lowering.js';
+import { loweredLocal2d } from './local-lowering.js';
 import { checkBernoulli, checkClip, checkGemmShapes, checkSign, type ActivationKind, type Backend } from './backend.js';
 import { activateBackwardJs, activateJs, createJsBackend } from './js-backend.js';
 import type { Matrix } from './matrix.js';
@@ -283,6 +284,7 @@ function backendFromInstance(instance: WebAssembly.Instance): Backend {
     getThreads: () => 1,
   };
   backend.conv2d = loweredConv2d(backend); // the js backend's would call the js primitives
+  backend.local2d = loweredLocal2d(backend);
   return backend;
 }
 
