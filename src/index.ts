@@ -26,6 +26,7 @@ export { adam, momentum, weightDecay } from './optim/transforms.js';
 export { makeOptimizer, DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from './optim/optimizer.js';
 
 export { evaluate, type Evaluation } from './metrics/classification.js';
+export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
 
 export type { Dataset, DataSplits } from './data/dataset.js';
 export { DataError, isDataError } from './data/errors.js';

@@ -148,6 +148,42 @@ test('lab e2e: the cafeteria panel draws online and batch delta-rule paths', { s
   });
 });
 
+test('lab e2e: dtp shows its layer-local losses, its inverses\' reconstruction errors and one example\'s targets; tp says why it refuses a network', { skip, timeout: 90_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?task=xor&hidden=8-8&rules=bp,dtp&lr=0.5&batch=4&speed=20&panel=inside`);
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.equal(await page.isHidden('#targets-section'), true, 'nothing to show before training');
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-inverse-2')?.dataset.points) >= 20, undefined, { timeout: 60_000, polling: 200 });
+    await page.click('#pause');
+    await page.waitForSelector('#status[data-state=paused]');
+    assert.equal(await page.isVisible('#targets-section'), true);
+    for (const k of [1, 2]) assert.ok(Number(await page.getAttribute(`#chart-local-${k}`, 'data-points')) >= 20, `layer ${k}: dtp's layer-local loss`);
+    assert.equal(await page.isHidden('#chart-inverse-1'), true, 'layer 1 has no inverse (its input is the data)');
+    assert.equal(await page.isHidden('#chart-local-3'), true, 'dtp\'s output layer learns from the task loss, not a target');
+    const strips = await page.$$eval('#targets canvas', (cs) => cs.map((c) => {
+      const { rule, layer, units, shift } = (c as HTMLElement).dataset;
+      return { rule, layer, units, shift, width: (c as HTMLCanvasElement).width };
+    }));
+    assert.deepEqual(strips.map((s) => [s.rule, s.layer, s.units]), [['dtp', '1', '8'], ['dtp', '2', '8']], 'a strip per hidden layer of dtp only');
+    for (const s of strips) assert.ok(Number(s.shift) > 0 && s.width > 0, `ĥ ≠ h: ${JSON.stringify(s)}`);
+    assert.match(await page.textContent('#targets .target-rule h4') ?? '', /^dtp: an example of class [01] of the latest update$/);
+    await shot(page, 'lab-targets.png');
+
+    await page.goto(`${lab.url}?task=xor&hidden=8-4&rules=tp,fa&speed=2`);
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.match(await page.textContent('.slot0 .refusal') ?? '', /^rule 'tp' needs square hidden layers above the first/);
+    assert.match(await page.textContent('#status') ?? '', /tp cannot train it: rule 'tp' needs square hidden layers/);
+    await page.click('#step');
+    await page.waitForFunction(() => document.querySelectorAll('table.status tr[data-rule]').length === 2, undefined, { timeout: 30_000 });
+    assert.match(await page.textContent('table.status tr[data-rule=tp] td.note') ?? '', /needs square hidden layers/);
+    assert.notEqual(await page.getAttribute('table.status tr[data-rule=fa]', 'data-train-loss'), '', 'fa trains beside it');
+    await page.click('#reset');
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.equal(await page.locator('.slot0 .refusal').count(), 1, 'said once after a reset');
+  });
+});
+
 test('lab e2e: MNIST subset from the server trains in the worker; receptive fields are drawn', { skip, timeout: 90_000 }, async () => {
   await withLab(async (page, lab) => {
     await page.goto(`${lab.url}?task=mnist&hidden=16&rules=bp,dfa&lr=0.05&batch=20&speed=25&panel=inside`);

@@ -21,7 +21,7 @@ import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule, RuleOptions } from '../src/rules/rule.js';
 import { exactTargetPropagation } from '../src/rules/exact-target-propagation.js';
 import { luFactor, luSolve } from '../src/tensor/lu.js';
-import { oneHot } from '../src/data/one-hot.js';
+import { classificationSet, oneHot } from '../src/data/one-hot.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { DEFAULT_TRAIN, runStreams, type TrainState } from '../src/train/trainer.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint.js';
@@ -537,4 +537,60 @@ test('alignment measurements due during feedback-only steps are taken on the nex
   const steps: number[] = [];
   trainer.trainEpoch((e) => { if (e.type === 'alignment') steps.push(e.step); });
   assert.deepEqual(steps, [3, 6, 9, 12], 'one measurement a batch, each on its forward step');
+});
+
+test('Trainer.lastTargets: one example\'s activities and the targets dtp set for them in the last step, at the weights that step saw; null without targets', () => {
+  const alpha = 0.3, B = 8, sizes = spec.sizes, L = sizes.length - 1;
+  const rng = Rng.fromSeed(21), x = matrix(B, sizes[0]);
+  rng.fillNormal(x.data, 0, 1);
+  const set = classificationSet('random', x, Int32Array.from({ length: B }, (_, i) => i % 3), 3), data = { train: set, test: set };
+  const run = (rule: RuleId, ruleOptions: RuleOptions): RunConfig => ({
+    rule, ruleOptions, seed: 3, spec, optimizer: { ...DEFAULT_OPTIMIZER, name: 'sgd' },
+    train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: B, lr: 0.5 },
+  });
+  const trainer = createTrainer(run('dtp', { alpha }), be, data);
+  const before = cloneLayers(trainer.state.net.layers);
+  const inverses = (trainer.state.ruleState as DtpState).inverses.map((g) => g && { V: { ...g.V, data: g.V.data.slice() }, c: g.c.slice() });
+  assert.equal(trainer.lastTargets(), null, 'no step yet');
+  trainer.trainEpoch();
+  assert.notDeepEqual(trainer.state.net.layers, before, 'the step changed the weights after setting its targets');
+  const seen = new Set<number>();
+  for (let r = 0; r < B; r++) {
+    const got = trainer.lastTargets(r)!;
+    const n = got.example!;
+    seen.add(n);
+    // The forward pass and the targets of example n at the weights before the step, in float64.
+    const h: number[][] = [];
+    let a = Array.from(x.data.subarray(n * sizes[0], (n + 1) * sizes[0]), Number);
+    before.forEach((layer, l) => {
+      a = Array.from({ length: layer.W.rows }, (_, i) => a.reduce((s, v, j) => s + v * layer.W.data[i * layer.W.cols + j], layer.b[i]));
+      if (l < L - 1) a = a.map(Math.tanh);
+      h.push(a);
+    });
+    const o = h[L - 1], m = Math.max(...o), e = o.map((v) => Math.exp(v - m)), z = e.reduce((s, v) => s + v);
+    const err = e.map((v, k) => v / z - (k === n % 3 ? 1 : 0)), W = before[L - 1].W;
+    const targets: number[][] = [];
+    targets[L - 2] = h[L - 2].map((v, j) => v - alpha * err.reduce((s, ek, k) => s + ek * W.data[k * W.cols + j], 0));
+    for (let l = L - 2; l >= 1; l--) {
+      const g = inverses[l] as InverseParams, gHat = tanhInverse(g, targets[l]), gH = tanhInverse(g, h[l]);
+      targets[l - 1] = h[l - 1].map((v, i) => v + gHat[i] - gH[i]);
+    }
+    assert.equal(got.activity.length, L - 1, 'one entry per hidden layer');
+    for (let l = 0; l < L - 1; l++) {
+      assert.equal(got.target[l].length, sizes[l + 1]);
+      got.activity[l].forEach((v, j) => assert.ok(Math.abs(v - h[l][j]) < 1e-5, `row ${r}, layer ${l + 1}, unit ${j}: h ${v} vs ${h[l][j]}`));
+      got.target[l].forEach((v, j) => assert.ok(Math.abs(v - targets[l][j]) < 1e-5, `row ${r}, layer ${l + 1}, unit ${j}: ĥ ${v} vs ${targets[l][j]}`));
+      assert.ok(got.target[l].some((v, j) => v !== got.activity[l][j]), `row ${r}, layer ${l + 1}: the target moves the activity`);
+    }
+  }
+  assert.equal(seen.size, B, 'rows name the examples of the batch');
+  assert.throws(() => trainer.lastTargets(B), RangeError);
+  const bp = createTrainer(run('bp', {}), be, data);
+  bp.trainEpoch();
+  assert.equal(bp.lastTargets(), null, 'backprop sets no targets');
+  const alternating = createTrainer(run('dtp', { schedule: 'alternating' }), be, data);
+  alternating.trainEpoch();
+  assert.equal(alternating.lastTargets(), null, 'an inverse-only pass sets none');
+  alternating.trainEpoch();
+  assert.ok(alternating.lastTargets(), 'the forward pass after it does');
 });

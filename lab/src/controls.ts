@@ -1,5 +1,6 @@
 import { ACTIVATION_KINDS, OPTIMIZER_NAMES, RULE_IDS, RULES, isRuleId, type RuleId } from '../../src/index.js';
 import { h } from './dom.js';
+import { describeLabOptions } from './session/rule-options.js';
 import { FIELDS, formatValue, MAX_RULES, TASKS, type Settings } from './state.js';
 
 const TASK_NAMES: Record<(typeof TASKS)[number], string> = {
@@ -68,8 +69,12 @@ function buildRulePicker(rules: readonly RuleId[], onChange: (rules: RuleId[]) =
       if (distinct.length) onChange(distinct);
       else el.value = current;
     });
+    const labOptions = isRuleId(current) ? describeLabOptions(current) : '';
     const info = isRuleId(current)
-      ? h('div', { class: 'rule-info' }, [h('strong', {}, [RULES[current].title]), h('div', { class: 'paper' }, [RULES[current].paper]), h('p', {}, [RULES[current].summary])])
+      ? h('div', { class: 'rule-info' }, [
+        h('strong', {}, [RULES[current].title]), h('div', { class: 'paper' }, [RULES[current].paper]), h('p', {}, [RULES[current].summary]),
+        ...(labOptions ? [h('p', { class: 'lab-options' }, [`In the lab: ${labOptions}.`])] : []),
+      ])
       : h('div', { class: 'rule-info empty' });
     picker.append(h('div', { class: `slot slot${i}` }, [h('label', {}, [`Rule ${i + 1} `, el]), info]));
   });

@@ -10,6 +10,8 @@ export interface RuleCurves {
   /** Per layer, aligned with History.angleSteps. */
   updateAngle: (number | null)[][];
   feedbackAngle: (number | null)[][];
+  /** The rule's named diagnostics (RuleReport.metrics) by name, each aligned with History.steps. */
+  metrics: Map<string, (number | null)[]>;
 }
 
 /**
@@ -25,6 +27,7 @@ export class History {
     this.rules = rules.map((rule) => ({
       rule, trainLoss: [], testLoss: [], testError: [],
       updateAngle: Array.from({ length: layers }, () => []), feedbackAngle: Array.from({ length: layers }, () => []),
+      metrics: new Map(),
     }));
   }
 
@@ -37,6 +40,7 @@ export class History {
       c.trainLoss.push(r.trainLoss);
       c.testLoss.push(r.testLoss);
       c.testError.push(r.testError === null ? null : 100 * r.testError);
+      addMetrics(c.metrics, r.metrics, this.steps.length);
       if (!measured) return;
       for (let l = 0; l < this.layers; l++) {
         c.updateAngle[l].push(finiteOrNull(r.angles?.update[l]));
@@ -49,6 +53,13 @@ export class History {
   hasFeedback(): boolean {
     return this.rules.some((c) => c.feedbackAngle.some((layer) => layer.some((v) => v !== null)));
   }
+}
+
+/** Appends one tick's metrics to their series; a series first seen now starts with nulls for earlier ticks,
+ * and one missing now gets a null, so every series stays aligned with the steps (`ticks` of them). */
+function addMetrics(series: Map<string, (number | null)[]>, metrics: Readonly<Record<string, number>> | null, ticks: number): void {
+  for (const name of Object.keys(metrics ?? {})) if (!series.has(name)) series.set(name, Array<number | null>(ticks - 1).fill(null));
+  for (const [name, values] of series) values.push(finiteOrNull(metrics?.[name]));
 }
 
 function finiteOrNull(v: number | null | undefined): number | null {

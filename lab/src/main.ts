@@ -46,7 +46,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       task = message.task;
       history = new History(settings.rules, task.sizes.length - 1);
       inside.reset(task, settings.rules);
-      setStatus('ready', `ready: ${task.sizes.join('-')} network, ${task.trainSize} training and ${task.testSize} test examples (${task.backend} backend)`);
+      setStatus('ready', `ready: ${task.sizes.join('-')} network, ${task.trainSize} training and ${task.testSize} test examples (${task.backend} backend)` +
+        task.refusals.map((r) => `; ${r.rule} cannot train it: ${r.message}`).join(''));
+      showRefusals(task.refusals);
       return;
     case 'progress':
       if (!history) return;
@@ -113,6 +115,15 @@ function scheduleDraw(): void {
 function setStatus(state: string, text: string): void {
   status.dataset.state = state;
   status.textContent = text;
+}
+
+/** A rule that refuses the network says why in its slot of the rule picker (once, however often it is reset). */
+function showRefusals(refusals: TaskInfo['refusals']): void {
+  for (const old of document.querySelectorAll('.rule-info .refusal')) old.remove();
+  for (const { rule, message } of refusals) {
+    const slot = settings.rules.indexOf(rule);
+    document.querySelector(`.slot${slot} .rule-info`)?.append(h('p', { class: 'refusal' }, [message]));
+  }
 }
 
 function showNotices(notices: readonly string[]): void {

@@ -35,6 +35,9 @@ export interface TaskInfo {
   testSize: number;
   /** The backend the worker trains on: 'wasm' when the server has the kernels, else 'js'. */
   backend: string;
+  /** Rules that cannot train this network (e.g. a dense-only rule and a convnet), each with its one-line reason;
+   * the other rules train. */
+  refusals: { rule: RuleId; message: string }[];
 }
 
 /** Per-layer angles of one alignment measurement (degrees; null where not defined). */
@@ -43,8 +46,19 @@ export interface AngleReport {
   feedback: (number | null)[];
 }
 
+/** A target-propagation rule's targets for one example of the tick's last batch (Trainer.lastTargets). */
+export interface TargetsReport {
+  /** Per hidden layer, input side first: the example's activity h_l and the target ĥ_l the rule set for it. */
+  activity: Float32Array[];
+  target: Float32Array[];
+  /** The example's class on classification tasks, else null. */
+  label: number | null;
+}
+
 export interface RuleReport {
   rule: RuleId;
+  /** Why the rule cannot train this network (its one-line error), or null; a refused rule reports nothing else. */
+  refused: string | null;
   /** Mean training loss over this tick's batches; null once the rule has diverged. */
   trainLoss: number | null;
   testLoss: number | null;
@@ -58,6 +72,11 @@ export interface RuleReport {
   surface: Float32Array | null;
   /** Image tasks: the incoming weights of the first FIELD_COUNT hidden units (or kernels), each fieldSide² long. */
   fields: Float32Array | null;
+  /** The tick's means of the rule's named diagnostics (StepResult.metrics: layer-local losses target_loss_k,
+   * reconstruction errors reconstruction_k, …); null for rules that give none. */
+  metrics: Record<string, number> | null;
+  /** Target-propagation rules: the targets of the tick's last update for one of its examples; null otherwise. */
+  targets: TargetsReport | null;
 }
 
 export interface TickReport {

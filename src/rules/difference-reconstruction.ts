@@ -10,7 +10,7 @@ import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, layerLocalLoss, matrixScratch,
   readTargetOptions, targetPhase, trainExamplesFor, UpperForward, type InverseParams,
   inverseOnlyStep, nonNegativeOption,
-  layerBuffers,
+  layerBuffers, hiddenTargets,
 } from './target-propagation.js';
 
 export interface DrlState {
@@ -82,7 +82,7 @@ export function differenceReconstruction(options: RuleOptions = {}): LearningRul
       be.axpby(-alpha * B, ws.dh[top].data, 1, hat(top).data); // t_L = h_L − α ∂ℓ_n/∂h_L
       for (let l = top; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
       for (let l = 0; l <= top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), ctx.grads[l]);
-      return { loss, grads: ctx.grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads: ctx.grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
     groups: (state): TrainableGroup[] => [{ name: 'inverse', params: inverseParams(state.inverses), lr: 'run', optimizer: 'run' }],
   };

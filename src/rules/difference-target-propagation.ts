@@ -6,7 +6,7 @@ import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
   outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type InverseParams,
   inverseOnlyStep, nonNegativeOption,
-  layerBuffers,
+  layerBuffers, hiddenTargets,
 } from './target-propagation.js';
 
 export interface DtpState {
@@ -92,7 +92,7 @@ export function differenceTargetPropagation(options: RuleOptions = {}): Learning
       for (let l = 0; l < top; l++) {
         metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);
       }
-      return { loss, grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
     groups: (state): TrainableGroup[] => [{ name: 'inverse', params: inverseParams(state.inverses), lr: 'run', optimizer: 'run' }],
   };

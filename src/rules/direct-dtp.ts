@@ -6,7 +6,7 @@ import type { Rng } from '../random.js';
 import type { Network } from '../nn/network.js';
 import { initWeights } from '../nn/init.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
-import { layerBuffers, checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward, inverseOnlyStep, nonNegativeOption } from './target-propagation.js';
+import { layerBuffers, hiddenTargets, checkTargetNet, layerLocalLoss, matrixScratch, readTargetOptions, targetPhase, trainExamplesFor, UpperForward, inverseOnlyStep, nonNegativeOption } from './target-propagation.js';
 import { DRL_MIN_SIGMA } from './difference-reconstruction.js';
 
 export interface DdtpState {
@@ -84,14 +84,15 @@ export function directDtp(options: RuleOptions = {}): LearningRule<DdtpState> {
       be.axpby(0, dTop.data, -alpha * B, dTop.data); // t_L − h_L = −α ∂ℓ_n/∂h_L
       tTop.data.set(ws.h[top].data.subarray(0, B * outputs));
       be.axpby(1, dTop.data, 1, tTop.data);
+      const hat = (l: number) => targets(l, B, spec.sizes[l + 1]);
       for (let l = 0; l < top; l++) {
-        const t = targets(l, B, spec.sizes[l + 1]);
+        const t = hat(l);
         be.gemm(false, true, 1, dTop, state.Q[l], 0, t); // Q_l (t_L − h_L)
         be.axpby(1, ws.h[l].data.subarray(0, t.data.length), 1, t.data);
         metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, t, ctx.grads[l]);
       }
       metrics[`target_loss_${L}`] = layerLocalLoss(be, net, batch.x, ws, top, tTop, ctx.grads[top]);
-      return { loss, grads: ctx.grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads: ctx.grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
     groups: (state): TrainableGroup[] => [{
       name: 'feedback',

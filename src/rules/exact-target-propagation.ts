@@ -5,7 +5,7 @@ import type { ActivationKind } from '../tensor/backend.js';
 import { luFactor, luSolve } from '../tensor/lu.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
-import { layerBuffers, checkTargetNet, layerLocalLoss, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
+import { layerBuffers, hiddenTargets, checkTargetNet, layerLocalLoss, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
 
 /** Targets of a tanh or sigmoid layer are clipped this far inside the activation's open range. */
 export const TP_RANGE_MARGIN = 1e-6;
@@ -60,7 +60,7 @@ export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<
       for (let l = top - 1; l >= 1; l--) invertLayer(net.layers[l].W, net.layers[l].b, layerActivation(spec, l), spec.leakySlope, hat(l), hat(l - 1));
       const metrics: Record<string, number> = {};
       for (let l = 0; l < top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);
-      return { loss, grads, state, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads, state, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, layerActivity, layerLocalLoss, matrixScratch,
   type Activity, type InverseParams,
   nonNegativeOption,
-  layerBuffers,
+  layerBuffers, hiddenTargets,
 } from './target-propagation.js';
 
 export interface LdrlState {
@@ -88,7 +88,7 @@ export function localDifferenceReconstruction(options: RuleOptions = {}): Learni
       be.axpby(-beta * B, ws.dh[top].data, 1, hat(top).data);
       for (let l = top; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
       for (let l = 0; l <= top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), ctx.grads[l], 0.5);
-      return { loss, grads: ctx.grads, state: { ...state, iteration: 0 }, groupGrads, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads: ctx.grads, state: { ...state, iteration: 0 }, groupGrads, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
     groups: (state): TrainableGroup[] => state.inverses.flatMap((g, l) => g ? [{
       name: `inverse_${l + 1}`,

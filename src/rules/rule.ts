@@ -71,6 +71,10 @@ export interface StepResult<S> {
   /** Optional, for diagnostics: the error signal the rule delivered to each hidden layer's activity
    * (∂L/∂h_l in backprop's sign convention), signals[l] for l = 0 … L−2, [batch, width_l]. */
   signals?: readonly Matrix[];
+  /** Optional, for diagnostics (target-propagation rules): the target ĥ_l this step set for each hidden layer's
+   * activity h_l (ctx.ws.h[l]), targets[l] for l = 0 … L−2, [batch, width_l]; absent on a step that sets none
+   * (an inverse-only pass). Views on the rule's own buffers, valid until its next step: nothing is copied. */
+  targets?: readonly Matrix[];
   /** Proposed updates of the rule's trainable groups, by group name, one array per tensor of the group (in
    * gradient sign convention, like grads). A group left out is not updated this step. */
   groupGrads?: Readonly<Record<string, readonly Float32Array[]>>;

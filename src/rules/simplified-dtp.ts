@@ -6,7 +6,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGr
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, inverseParams, InverseTrainer, layerActivity, layerLocalLoss,
   inverseOnlyStep, matrixScratch, outputActivity, outputLayerGrads, readTargetOptions, targetPhase, trainExamplesFor, type Activity, type InverseParams,
-  layerBuffers,
+  layerBuffers, hiddenTargets,
 } from './target-propagation.js';
 
 export interface SimplifiedDtpState {
@@ -115,7 +115,7 @@ export function simplifiedTargetPropagation(id: string, options: RuleOptions, au
       correction.apply(be, state.inverses[top] as InverseParams, wanted, activity, ws.h[top - 1], hat(top - 1));
       for (let l = top - 1; l >= 1; l--) correction.apply(be, state.inverses[l] as InverseParams, hat(l), ws.h[l], ws.h[l - 1], hat(l - 1));
       for (let l = 0; l < top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);
-      return { loss, grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top) };
+      return { loss, grads, state: next, groupGrads, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
     },
     groups: (state): TrainableGroup[] => [{ name: 'inverse', params: inverseParams(state.inverses), lr: 'run', optimizer: 'run' }],
   };

@@ -71,6 +71,11 @@ export function layerBuffers(): (l: number, rows: number, cols: number) => Matri
   };
 }
 
+/** StepResult.targets: the targets ĥ_0 … ĥ_{count−1} of the hidden layers, as views on the rule's buffers. */
+export function hiddenTargets(hat: (l: number) => Matrix, count: number): Matrix[] {
+  return Array.from({ length: count }, (_, l) => hat(l));
+}
+
 /** out = g(h) = tanh(h·Vᵀ + c): the inverse applied to a batch of activities h [batch, width_l]. */
 export function applyInverse(be: Backend, g: InverseParams, h: Matrix, out: Matrix): void {
   denseForward(be, { W: g.V, b: g.c }, h, out);

@@ -9,6 +9,7 @@ import type { Batch, InitInfo, LearningRule } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { GaussNewtonReference } from '../metrics/gauss-newton.js';
+import { exampleTargets, type ExampleTargets } from '../metrics/targets.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
 import { checkGroupSettings, resolveGroup, singleStage, type ResolvedGroup, type Stage } from './stage.js';
@@ -115,6 +116,9 @@ export class Trainer {
    * checkpointed; one still pending at a checkpoint (only possible inside a rule's inverse-only pass) is dropped
    * on resume, which changes no number but that diagnostic. */
   private alignPending = false;
+  /** The last rule step's targets (StepResult.targets) and the activities they are for: views that the next
+   * step overwrites, kept so that lastTargets can copy one example out when asked; null if it set none. */
+  private targetStep: { activities: readonly Matrix[]; targets: readonly Matrix[]; indices?: Int32Array } | null = null;
 
   constructor(
     readonly backend: Backend,
@@ -225,6 +229,7 @@ export class Trainer {
     const result = rule.step(ctx, state.ruleState, batch);
     state.ruleState = result.state;
     this.lastAgain = result.again === true;
+    this.targetStep = result.targets ? { activities: ws.h, targets: result.targets, indices: batch.indices } : null;
     // Measured on a step that updates the forward weights (a step that trains only a rule's groups is compared
     // on the next one that does), before any update is applied: rules never write parameters, so the
     // references see the parameters the rule saw, and the feedback matrices are the ones the step used.
@@ -282,6 +287,14 @@ export class Trainer {
   private backpropReference(): BackpropReference {
     this.reference ??= new BackpropReference(this.state.net, this.ws.capacity);
     return this.reference;
+  }
+
+  /** For target-propagation rules: one example (row) of the last step's batch, its hidden activities h_l and the
+   * targets ĥ_l the rule set for them, at the parameters that step saw; null when the last step set no targets
+   * (another kind of rule, or an inverse-only pass). Copied only when called, so training does not pay for it. */
+  lastTargets(row = 0): ExampleTargets | null {
+    const step = this.targetStep;
+    return step && exampleTargets(step.activities, step.targets, row, step.indices);
   }
 
   evaluate(ds: Dataset): Evaluation {

@@ -54,7 +54,7 @@ export class CompareView {
         h('td', {}, [fmt(r.trainLoss, 4)]),
         h('td', {}, [fmt(r.testLoss, 4)]),
         h('td', {}, [r.testError === null ? '—' : `${(100 * r.testError).toFixed(1)} %`]),
-        h('td', { class: 'note' }, [r.diverged ?? '']),
+        h('td', { class: 'note' }, [r.refused ?? r.diverged ?? '']),
       ]);
       return row;
     }));

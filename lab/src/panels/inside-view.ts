@@ -5,11 +5,12 @@ import { RULE_COLORS } from '../views/colors.js';
 import { drawDecisionSurface } from '../views/decision-surface.js';
 import { LineChart, type LineStyle } from '../views/line-chart.js';
 import { drawReceptiveFields } from '../views/receptive-fields.js';
+import { TargetsSection } from './targets-section.js';
 
 /**
  * The Inside panel: per layer, the angle between each rule's update and the true gradient; ∠(B, Wᵀ) for
- * rules with feedback weights; the decision surface (2-D tasks) or first-layer receptive fields (images).
- * Rule by colour, as in the Compare panel.
+ * rules with feedback weights; for target-propagation rules their targets and inverses (TargetsSection); the
+ * decision surface (2-D tasks) or first-layer receptive fields (images). Rule by colour, as in the Compare panel.
  */
 export class InsideView {
   private readonly charts: HTMLElement;
@@ -17,6 +18,8 @@ export class InsideView {
   private updateCharts: LineChart[] = [];
   private feedbackCharts: { chart: LineChart; box: HTMLElement }[] = [];
   private canvases: HTMLCanvasElement[] = [];
+  private captions: HTMLElement[] = [];
+  private readonly targets = new TargetsSection();
   private task: TaskInfo | null = null;
 
   constructor(container: HTMLElement) {
@@ -27,6 +30,7 @@ export class InsideView {
         'the charts show the latest measurement at each redraw. 0° = backprop; below 90° the update still goes downhill. ',
         '∠(B, Wᵀ) compares a layer\'s feedback weights with the transpose of its forward weights.']),
       this.charts,
+      this.targets.element,
       this.pictures,
     );
   }
@@ -40,6 +44,8 @@ export class InsideView {
     this.updateCharts = [];
     this.feedbackCharts = [];
     this.canvases = [];
+    this.captions = [];
+    this.targets.reset(task);
     this.charts.replaceChildren();
     this.pictures.replaceChildren();
     if (!task) return;
@@ -62,8 +68,10 @@ export class InsideView {
     const row = h('div', { class: 'picture-row' });
     rules.forEach((rule, i) => {
       const canvas = h('canvas', { width: '240', height: '240', 'data-rule': rule, style: `border:3px solid ${RULE_COLORS[i]}` });
+      const caption = h('figcaption', {}, [rule]);
       this.canvases.push(canvas);
-      row.append(h('figure', {}, [canvas, h('figcaption', {}, [rule])]));
+      this.captions.push(caption);
+      row.append(h('figure', {}, [canvas, caption]));
     });
     this.pictures.append(row);
   }
@@ -82,11 +90,13 @@ export class InsideView {
         }
       });
     }
+    this.targets.draw(history, last);
     const task = this.task;
     if (!task) return;
     last.rules.forEach((r, i) => {
       const canvas = this.canvases[i];
       if (!canvas) return;
+      if (r.refused) this.captions[i].textContent = `${r.rule}: ${r.refused}`;
       if (r.surface && task.points) drawDecisionSurface(canvas, r.surface, SURFACE_GRID, task.points);
       if (r.fields && task.fieldSide) drawReceptiveFields(canvas, r.fields, task.fieldSide);
     });

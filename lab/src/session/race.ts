@@ -3,8 +3,10 @@ import {
   TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
-import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type TaskInfo, type TickReport } from '../protocol.js';
+import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type TargetsReport, type TaskInfo, type TickReport } from '../protocol.js';
 import { BatchStream } from './batch-stream.js';
+import { MetricMeans } from './metric-means.js';
+import { labRuleOptions } from './rule-options.js';
 
 /** Measure the angles to the true gradient every this many updates: often enough for a smooth curve,
  * rare enough that the extra backprop pass costs little. */
@@ -12,10 +14,15 @@ const ALIGN_EVERY = 5;
 
 interface Entrant {
   run: RunConfig;
-  trainer: Trainer;
+  /** null when the rule refused the network (see refused). */
+  trainer: Trainer | null;
   /** The trainer reads its training set from here; each update swaps in the next batch of the stream. */
   splits: DataSplits;
   diverged: string | null;
+  /** The rule's one-line reason for not training this network (a dense-only rule and a convnet…). */
+  refused: string | null;
+  /** The rule's named diagnostics over the current tick. */
+  metrics: MetricMeans;
 }
 
 /**
@@ -44,16 +51,25 @@ export class Race {
     const first = layers.layers?.[0];
     // A batch larger than the training set would not fit the trainer's buffers (XOR has 4 examples).
     this.batch = Math.min(settings.batch, train.x.rows);
-    this.entrants = settings.rules.map((rule) => {
+    this.entrants = settings.rules.map((rule): Entrant => {
       const run: RunConfig = {
-        rule, ruleOptions: {}, seed: settings.seed,
+        rule, ruleOptions: labRuleOptions(rule), seed: settings.seed,
         spec: { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } },
         optimizer: { ...DEFAULT_OPTIMIZER, name: settings.optimizer },
         train: { ...DEFAULT_TRAIN, epochs: 1, lr: settings.lr, batchSize: this.batch, stepEventEvery: 0, evalEvery: 0, alignEvery: ALIGN_EVERY },
       };
       const splits: DataSplits = { train, test };
-      return { run, trainer: createTrainer(run, this.backend, splits), splits, diverged: null };
+      const entrant = { run, trainer: null, splits, diverged: null, refused: null, metrics: new MetricMeans() };
+      try {
+        return { ...entrant, trainer: createTrainer(run, this.backend, splits) };
+      } catch (err) {
+        return { ...entrant, refused: err instanceof Error ? err.message : String(err) };
+      }
     });
+    // Some rules refuse some networks (dense-only rules a convnet, tp non-square layers): the others still train,
+    // but a race in which none can is an error of the settings.
+    const refused = this.entrants.filter((e) => e.refused);
+    if (refused.length === this.entrants.length) throw new Error(refused.map((e) => e.refused).join('; '));
     this.stream = new BatchStream(train, runStreams(settings.seed).order);
     this.info = {
       sizes, classification, trainSize: train.x.rows, testSize: test.x.rows, backend: backend.name,
@@ -61,6 +77,7 @@ export class Race {
       imageSide,
       fieldSide: !imageSide || first?.kind === 'pool2d' ? null : first && first.kind !== 'dense' ? first.k : imageSide,
       fieldsAreKernels: first !== undefined && first.kind !== 'dense',
+      refusals: refused.map((e) => ({ rule: e.run.rule, message: e.refused as string })),
     };
     this.grid = this.info.points && classification && train.y.cols === 2 ? gridInputs(this.info.points.extent) : null;
   }
@@ -68,28 +85,34 @@ export class Race {
   /** Trains every rule on the next settings.speed batches, then measures them. */
   tick(): TickReport {
     const reports = this.entrants.map((e): RuleReport => ({
-      rule: e.run.rule, trainLoss: null, testLoss: null, testError: null, diverged: e.diverged, angles: null, surface: null, fields: null,
+      rule: e.run.rule, refused: e.refused, trainLoss: null, testLoss: null, testError: null, diverged: e.diverged,
+      angles: null, surface: null, fields: null, metrics: null, targets: null,
     }));
     const lossSums = this.entrants.map(() => 0);
     let rows = 0;
+    let lastBatch: Dataset | null = null;
+    for (const e of this.entrants) e.metrics.clear();
     for (let b = 0; b < this.settings.speed; b++) {
       const batch = this.stream.next(this.batch);
+      lastBatch = batch;
       rows += batch.x.rows;
       this.steps++;
       this.entrants.forEach((e, i) => {
-        if (!e.diverged) lossSums[i] += batch.x.rows * this.trainOn(e, batch, reports[i]);
+        if (e.trainer && !e.diverged) lossSums[i] += batch.x.rows * this.trainOn(e, e.trainer, batch, reports[i]);
       });
     }
     this.entrants.forEach((e, i) => {
       const report = reports[i];
       report.diverged = e.diverged;
-      if (e.diverged) return;
+      if (!e.trainer || e.diverged) return;
       report.trainLoss = lossSums[i] / rows;
       const evaluation = e.trainer.evaluate(this.data.test);
       report.testLoss = evaluation.loss;
       report.testError = evaluation.error;
-      report.surface = this.surface(e);
-      report.fields = this.fields(e);
+      report.surface = this.surface(e.trainer);
+      report.fields = this.fields(e.trainer);
+      report.metrics = e.metrics.means();
+      report.targets = lastBatch && targetsOf(e.trainer, lastBatch);
     });
     return { step: this.steps, epoch: this.stream.taken / this.data.train.x.rows, rules: reports };
   }
@@ -99,11 +122,12 @@ export class Race {
    * trainEpoch: the trainer's own shuffle then only reorders rows within the batch (the same update), and
    * its 'alignment' events arrive as usual. Returns the batch loss (NaN once the rule has diverged).
    */
-  private trainOn(e: Entrant, batch: Dataset, report: RuleReport): number {
+  private trainOn(e: Entrant, trainer: Trainer, batch: Dataset, report: RuleReport): number {
     e.splits.train = batch;
     try {
-      return e.trainer.trainEpoch((event) => {
+      return trainer.trainEpoch((event) => {
         if (event.type === 'alignment') report.angles = anglesOf(event);
+        if (event.type === 'epoch' && event.metrics) e.metrics.add(event.metrics);
       }).trainLoss;
     } catch (err) {
       if (!(err instanceof TrainingDivergedError)) throw err;
@@ -113,9 +137,9 @@ export class Race {
   }
 
   /** p(class 1) over the plane, for the decision surface. */
-  private surface(e: Entrant): Float32Array | null {
+  private surface(trainer: Trainer): Float32Array | null {
     if (!this.grid) return null;
-    const net = e.trainer.state.net;
+    const net = trainer.state.net;
     this.gridPredictor ??= modelFor(net).createPredictor(net, this.grid.rows); // every rule's network has one spec
     const out = this.gridPredictor.predict(this.backend, net, this.grid);
     const p = matrix(out.rows, out.cols);
@@ -124,11 +148,18 @@ export class Race {
   }
 
   /** The first layer's incoming weights of the first hidden units: W is [hidden, inputs], one row per unit. */
-  private fields(e: Entrant): Float32Array | null {
+  private fields(trainer: Trainer): Float32Array | null {
     if (!this.info.fieldSide) return null;
-    const W = e.trainer.state.net.layers[0].W;
+    const W = trainer.state.net.layers[0].W;
     return W.data.slice(0, Math.min(FIELD_COUNT, W.rows) * W.cols);
   }
+}
+
+/** The targets of the trainer's last update (on `batch`) for the first example of that update, with its class. */
+function targetsOf(trainer: Trainer, batch: Dataset): TargetsReport | null {
+  const t = trainer.lastTargets(0);
+  if (!t) return null;
+  return { activity: t.activity, target: t.target, label: t.example !== null && batch.labels ? batch.labels[t.example] : null };
 }
 
 function anglesOf(event: Extract<TrainEvent, { type: 'alignment' }>): AngleReport {

@@ -57,11 +57,16 @@ export class LineChart {
     this.plot = new uPlot({
       title, width, height,
       scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
-      axes: [{ label: xLabel }, { label: yLabel, size: 60 }],
+      axes: [{ label: xLabel }, { label: yLabel, size: 60, ...(logY && { values: (_: uPlot, ticks: number[]) => ticks.map(logTick) }) }],
       series: [{ label: xLabel }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, dash: l.dash, spanGaps: false }))],
       legend: { live: false },
     }, [[], ...lines.map(() => [])] as uPlot.AlignedData, this.container);
   }
+}
+
+/** A log axis' tick: uPlot's own rounds values below 0.001 to '0'. */
+function logTick(v: number | null): string {
+  return v === null ? '' : v >= 0.001 && v < 10000 ? String(Number(v.toPrecision(3))) : v.toExponential(0);
 }
 
 function sameLines(a: readonly LineStyle[], b: readonly LineStyle[]): boolean {

@@ -1,3 +1,5 @@
+import { diverging } from './colors.js';
+
 /**
  * Draws the first layer's receptive fields as a grid of small images: each hidden unit's incoming weights
  * reshaped to side×side, blue for positive and red for negative, scaled per unit so that each one's
@@ -19,10 +21,7 @@ export function drawReceptiveFields(canvas: HTMLCanvasElement, weights: Float32A
     for (let r = 0; r < side; r++) {
       for (let c = 0; c < side; c++) {
         const t = scale > 0 ? w[r * side + c] / scale : 0; // in [-1, 1]
-        const i = 4 * ((oy + r) * perRow * cell + ox + c);
-        image.data[i] = Math.round(255 * (1 - Math.max(0, t)));
-        image.data[i + 1] = Math.round(255 * (1 - Math.abs(t)));
-        image.data[i + 2] = Math.round(255 * (1 + Math.min(0, t)));
+        image.data.set(diverging(t), 4 * ((oy + r) * perRow * cell + ox + c));
       }
     }
   }
