@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ACTIVATION_CODES, checkBernoulli, checkClip, checkGemmShapes, checkSign, type Backend } from '../src/tensor/backend.js';
 import type { Matrix } from '../src/tensor/matrix.js';
 import {
-  checkConv2d, checkGemmBatch, checkPatches, checkPool, checkTransposeBlocks, CONV2D_OPS, POOL_CODES, type PatchGeometry,
+  checkConv2d, checkGemmBatch, checkLocal2d, checkPatches, checkPool, checkTransposeBlocks, CONV2D_OPS, POOL_CODES, type PatchGeometry,
 } from '../src/tensor/patches.js';
 import { findPackageFile } from './package-files.js';
 
@@ -30,6 +30,7 @@ interface NativeAddon {
   im2col(...args: [...Geometry, x: Float32Array, batch: number, cols: Float32Array, sImage: number, sPosition: number, sValue: number]): void;
   col2im(...args: [...Geometry, cols: Float32Array, sImage: number, sPosition: number, sValue: number, dx: Float32Array, batch: number]): void;
   conv2d(...args: [op: number, ...Geometry, out: number, batch: number, a: Float32Array, b: Float32Array, c: Float32Array]): void;
+  local2d(...args: [op: number, ...Geometry, out: number, batch: number, a: Float32Array, b: Float32Array, c: Float32Array]): void;
   pool2d(...args: [mode: number, ...Geometry, x: Float32Array, batch: number, z: Float32Array]): void;
   pool2dBackward(...args: [mode: number, ...Geometry, x: Float32Array, dz: Float32Array, batch: number, dx: Float32Array]): void;
   setThreads(n: number): void;
@@ -43,7 +44,7 @@ const geometry = (g: PatchGeometry): Geometry => [g.c, g.h, g.w, g.k, g.stride, 
 
 const ADDON_FUNCTIONS = [
   'gemm', 'activate', 'activateBackward', 'addRowVector', 'sumRows', 'axpby', 'adam', 'clip', 'sign', 'bernoulli',
-  'gemmBatched', 'transposeBlocks', 'im2col', 'col2im', 'conv2d', 'pool2d', 'pool2dBackward', 'setThreads', 'getThreads', 'blasInfo',
+  'gemmBatched', 'transposeBlocks', 'im2col', 'col2im', 'conv2d', 'local2d', 'pool2d', 'pool2dBackward', 'setThreads', 'getThreads', 'blasInfo',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** The native backend plus what only it can tell: which OpenBLAS build and CPU kernel it runs. */
@@ -179,6 +180,10 @@ export function loadNativeBackend(): NativeBackend {
     conv2d(op, g, a, b, c) {
       const { out, batch } = checkConv2d(op, g, a, b, c);
       native.conv2d(CONV2D_OPS[op], ...geometry(g), out, batch, a.data, b.data, c.data);
+    },
+    local2d(op, g, a, b, c) {
+      const { out, batch } = checkLocal2d(op, g, a, b, c);
+      native.local2d(CONV2D_OPS[op], ...geometry(g), out, batch, a.data, b.data, c.data);
     },
     pool2d(mode, g, x, z) {
       checkPool(mode, g, x, z, 'pool2d');
