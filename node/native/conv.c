@@ -180,10 +180,10 @@ static int direct_conv2d(int op, const ngrad_patches *g, size_t out, size_t batc
    * (every part's buffers are whole lines), so that the streamed vectors never straddle two lines. */
   const size_t floats = parts * per_part + (op == NGRAD_CONV_FORWARD && plan == DIRECT_FORWARD ? 0 : K * out);
   const size_t offsets = plan == DIRECT_INPUT_ERROR_GATHER ? out : geometry->kp;
-  float *scratch = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+  float *scratch = ngrad_thread_scratch(floats);
   size_t *t = malloc((offsets + positions) * sizeof(size_t)), *s = t + offsets;
   if (scratch == NULL || t == NULL) {
-    free(scratch), free(t);
+    free(t);
     return -1;
   }
   float *extra = scratch + parts * per_part;
@@ -241,7 +241,7 @@ static int direct_conv2d(int op, const ngrad_patches *g, size_t out, size_t batc
       for (size_t i = 0; i < out * K; i++) c[i] += extra[i];
     }
   }
-  free(scratch), free(t);
+  free(t);
   return 0;
 }
 
@@ -258,7 +258,7 @@ int ngrad_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const
   if (parts > batch) parts = batch;
   const size_t running = op == NGRAD_CONV_WEIGHT_GRAD && threads < 2 ? 1 : parts;
   if (g->stride == 1 && g->pad < g->k) return direct_conv2d(op, g, out, batch, a, b, c, parts, running);
-  float *scratch = malloc(parts * K * P * sizeof(float) + (parts - 1) * out * K * sizeof(float));
+  float *scratch = ngrad_thread_scratch(parts * K * P + (parts - 1) * out * K);
   if (scratch == NULL) return -1;
   conv_job jobs[NGRAD_CONV_MAX_THREADS];
   for (size_t t = 0; t < parts; t++) {
@@ -275,6 +275,5 @@ int ngrad_conv2d(int op, const ngrad_patches *g, size_t out, size_t batch, const
   if (op == NGRAD_CONV_WEIGHT_GRAD)
     for (size_t t = 1; t < parts; t++)
       for (size_t i = 0; i < out * K; i++) c[i] += jobs[t].c[i];
-  free(scratch);
   return 0;
 }

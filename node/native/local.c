@@ -114,11 +114,9 @@ int ngrad_local2d(int op, const ngrad_patches *g, size_t out, size_t batch, cons
   if (parts > NGRAD_CONV_MAX_THREADS) parts = NGRAD_CONV_MAX_THREADS;
   if (parts > items) parts = items;
   /* zq: the forward pass's [P, B·out] before its transpose into z, or dz transposed to it. */
-  float *zq = malloc(P * batch * out * sizeof(float)), *scratch = malloc(parts * batch * K * sizeof(float));
-  if (zq == NULL || scratch == NULL) {
-    free(zq), free(scratch);
-    return -1;
-  }
+  const size_t zq_floats = (P * batch * out + 15) / 16 * 16;
+  float *zq = ngrad_thread_scratch(zq_floats + parts * batch * K), *scratch = zq + zq_floats;
+  if (zq == NULL) return -1;
   if (op != NGRAD_CONV_FORWARD) ngrad_transpose_blocks(1, batch * out, P, op == NGRAD_CONV_WEIGHT_GRAD ? a : b, zq);
   local_job jobs[NGRAD_CONV_MAX_THREADS];
   for (size_t t = 0; t < parts; t++)
@@ -129,6 +127,5 @@ int ngrad_local2d(int op, const ngrad_patches *g, size_t out, size_t batch, cons
   ngrad_run_threads(run_local_job, jobs, sizeof(local_job), parts);
   if (parts > 1) openblas_set_num_threads(blas_threads);
   if (op == NGRAD_CONV_FORWARD) ngrad_transpose_blocks(1, P, batch * out, zq, c); /* [P, B·out] → z [B·out, P] */
-  free(zq), free(scratch);
   return 0;
 }
