@@ -64,7 +64,7 @@ const peak = Math.max(...Object.values(gemm).flat().map((r) => r.gflops));
 const conv: ConvReport[] = [];
 for (const be of onlyRules ? [] : backends.filter((b) => b.name !== 'js')) {
   log(`conv layers on ${be.name}…`);
-  const layers = Object.entries(CONV_BENCH_ARCHS).flatMap(([net, arch]) => benchConvLayers(be, net, arch, { minSeconds: values.quick ? 0.1 : 0.3, rounds: 3 }));
+  const layers = Object.entries(CONV_BENCH_ARCHS).flatMap(([net, arch]) => benchConvLayers(be, net, arch, { minSeconds: values.quick ? 0.1 : 0.2, rounds: values.quick ? 3 : 7 }));
   conv.push({ backend: be.name, ownPeakGflops: Math.max(...gemm[be.name].map((r) => r.gflops)), peakGflops: peak, layers });
 }
 
