@@ -227,29 +227,30 @@ static inline void transpose8x8(const float *a, size_t lda, float *b, size_t ldb
 }
 #endif
 
-void ngrad_transpose_blocks(size_t count, size_t rows, size_t cols, const float *restrict src, float *restrict dst) {
-  for (size_t t = 0; t < count; t++) {
-    const float *restrict a = src + t * rows * cols;
-    float *restrict b = dst + t * rows * cols;
-    for (size_t r0 = 0; r0 < rows; r0 += TILE) {
-      const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
-      for (size_t c0 = 0; c0 < cols; c0 += TILE) {
-        const size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
-        size_t r = r0;
+void ngrad_transpose_rows(size_t rows, size_t cols, size_t first, size_t last, const float *restrict a,
+                          float *restrict b) {
+  for (size_t r0 = first; r0 < last; r0 += TILE) {
+    const size_t r1 = r0 + TILE < last ? r0 + TILE : last;
+    for (size_t c0 = 0; c0 < cols; c0 += TILE) {
+      const size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+      size_t r = r0;
 #ifdef __AVX__
-        /* A copy either way, so the vector path gives the same bits as the scalar one. */
-        for (; r + 8 <= r1; r += 8) {
-          size_t c = c0;
-          for (; c + 8 <= c1; c += 8) transpose8x8(a + r * cols + c, cols, b + c * rows + r, rows);
-          for (; c < c1; c++)
-            for (size_t i = r; i < r + 8; i++) b[c * rows + i] = a[i * cols + c];
-        }
-#endif
-        for (size_t c = c0; c < c1; c++)
-          for (size_t i = r; i < r1; i++) b[c * rows + i] = a[i * cols + c];
+      /* A copy either way, so the vector path gives the same bits as the scalar one. */
+      for (; r + 8 <= r1; r += 8) {
+        size_t c = c0;
+        for (; c + 8 <= c1; c += 8) transpose8x8(a + r * cols + c, cols, b + c * rows + r, rows);
+        for (; c < c1; c++)
+          for (size_t i = r; i < r + 8; i++) b[c * rows + i] = a[i * cols + c];
       }
+#endif
+      for (size_t c = c0; c < c1; c++)
+        for (size_t i = r; i < r1; i++) b[c * rows + i] = a[i * cols + c];
     }
   }
+}
+
+void ngrad_transpose_blocks(size_t count, size_t rows, size_t cols, const float *restrict src, float *restrict dst) {
+  for (size_t t = 0; t < count; t++) ngrad_transpose_rows(rows, cols, 0, rows, src + t * rows * cols, dst + t * rows * cols);
 }
 
 void ngrad_pool2d(int mode, const ngrad_patches *g, const float *x, size_t batch, float *z) {

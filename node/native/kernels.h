@@ -72,6 +72,8 @@ void ngrad_col2im(const ngrad_patches *g, const float *cols, size_t s_image, siz
 
 /* dst[t] = src[t]^T for count blocks [rows, cols]; src and dst disjoint. */
 void ngrad_transpose_blocks(size_t count, size_t rows, size_t cols, const float *src, float *dst);
+/* Rows [first, last) of src [rows, cols] into columns [first, last) of dst = srcᵀ [cols, rows]. */
+void ngrad_transpose_rows(size_t rows, size_t cols, size_t first, size_t last, const float *src, float *dst);
 
 /* z [batch, c*oh*ow] = max or mean of each window (pad 0) of x [batch, c*h*w]. */
 void ngrad_pool2d(int mode, const ngrad_patches *g, const float *x, size_t batch, float *z);
