@@ -555,9 +555,11 @@ static napi_value pool2d_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* conv2d(op, c, h, w, k, stride, pad, oh, ow, out, batch, a, b, c): see ngrad_conv2d in kernels.h. */
-static napi_value conv2d(napi_env env, napi_callback_info info) {
-  const char *fn = "conv2d";
+typedef int image_product_fn(int, const ngrad_patches *, size_t, size_t, const float *, const float *, float *, int);
+
+/* conv2d and local2d (op, c, h, w, k, stride, pad, oh, ow, out, batch, a, b, c): see ngrad_conv2d and
+ * ngrad_local2d in kernels.h; banks is 1 for conv2d, oh·ow for local2d (one bank of kernels a position). */
+static napi_value image_product(napi_env env, napi_callback_info info, const char *fn, bool untied, image_product_fn *run) {
   napi_value argv[14];
   size_t op, out, batch;
   ngrad_patches g;
@@ -568,9 +570,10 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[12], fn, "b", &b) || !get_f32(env, argv[13], fn, "c", &c))
     return NULL;
   if (op >= NGRAD_CONV_OPS) return fail(env, true, fn, "unknown op");
+  const double banks = untied ? (double)g.oh * (double)g.ow : 1.0;
   const double images = (double)batch * (double)g.c * (double)g.h * (double)g.w;
   const double outputs = (double)batch * (double)out * (double)g.oh * (double)g.ow;
-  const double kernels = (double)out * (double)g.c * (double)g.k * (double)g.k;
+  const double kernels = banks * (double)out * (double)g.c * (double)g.k * (double)g.k;
   const double need_a = op == NGRAD_CONV_FORWARD ? images : op == NGRAD_CONV_WEIGHT_GRAD ? outputs : kernels;
   const double need_b = op == NGRAD_CONV_FORWARD ? kernels : op == NGRAD_CONV_WEIGHT_GRAD ? images : outputs;
   const double need_c = op == NGRAD_CONV_FORWARD ? outputs : op == NGRAD_CONV_WEIGHT_GRAD ? kernels : images;
@@ -579,38 +582,17 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
       !check_alias(env, fn, "c", c.data, (size_t)need_c, "a", a.data, (size_t)need_a, false) ||
       !check_alias(env, fn, "c", c.data, (size_t)need_c, "b", b.data, (size_t)need_b, false))
     return NULL;
-  if (ngrad_conv2d((int)op, &g, out, batch, a.data, b.data, c.data, openblas_get_num_threads()) != 0)
+  if (run((int)op, &g, out, batch, a.data, b.data, c.data, openblas_get_num_threads()) != 0)
     return fail(env, false, fn, "out of memory");
   return NULL;
 }
 
-/* local2d(op, c, h, w, k, stride, pad, oh, ow, out, batch, a, b, c): see ngrad_local2d in kernels.h. */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  return image_product(env, info, "conv2d", false, ngrad_conv2d);
+}
+
 static napi_value local2d(napi_env env, napi_callback_info info) {
-  const char *fn = "local2d";
-  napi_value argv[14];
-  size_t op, out, batch;
-  ngrad_patches g;
-  f32_view a, b, c;
-  if (!get_args(env, info, 14, argv, fn) || !get_count(env, argv[0], fn, "op", &op) ||
-      !get_patches(env, argv + 1, fn, &g) || !get_count(env, argv[9], fn, "out", &out) ||
-      !get_count(env, argv[10], fn, "batch", &batch) || !get_f32(env, argv[11], fn, "a", &a) ||
-      !get_f32(env, argv[12], fn, "b", &b) || !get_f32(env, argv[13], fn, "c", &c))
-    return NULL;
-  if (op >= NGRAD_CONV_OPS) return fail(env, true, fn, "unknown op");
-  const double images = (double)batch * (double)g.c * (double)g.h * (double)g.w;
-  const double outputs = (double)batch * (double)out * (double)g.oh * (double)g.ow;
-  const double kernels = (double)g.oh * (double)g.ow * (double)out * (double)g.c * (double)g.k * (double)g.k;
-  const double need_a = op == NGRAD_CONV_FORWARD ? images : op == NGRAD_CONV_WEIGHT_GRAD ? outputs : kernels;
-  const double need_b = op == NGRAD_CONV_FORWARD ? kernels : op == NGRAD_CONV_WEIGHT_GRAD ? images : outputs;
-  const double need_c = op == NGRAD_CONV_FORWARD ? outputs : op == NGRAD_CONV_WEIGHT_GRAD ? kernels : images;
-  if (!check_need(env, fn, "a", a.len, need_a) || !check_need(env, fn, "b", b.len, need_b) ||
-      !check_need(env, fn, "c", c.len, need_c) ||
-      !check_alias(env, fn, "c", c.data, (size_t)need_c, "a", a.data, (size_t)need_a, false) ||
-      !check_alias(env, fn, "c", c.data, (size_t)need_c, "b", b.data, (size_t)need_b, false))
-    return NULL;
-  if (ngrad_local2d((int)op, &g, out, batch, a.data, b.data, c.data, openblas_get_num_threads()) != 0)
-    return fail(env, false, fn, "out of memory");
-  return NULL;
+  return image_product(env, info, "local2d", true, ngrad_local2d);
 }
 
 /* setThreads(n): OpenBLAS's thread count for the whole process. */
