@@ -20,7 +20,7 @@ import { simplifiedDtp, type SimplifiedDtpState } from '../src/rules/simplified-
 import { auxiliaryOutputSdtp } from '../src/rules/auxiliary-output-sdtp.js';
 import type { LearningRule, RuleOptions } from '../src/rules/rule.js';
 import { exactTargetPropagation } from '../src/rules/exact-target-propagation.js';
-import { luFactor, luSolve } from '../src/tensor/lu.js';
+import { luFactor, luSolve, luSolveRows } from '../src/tensor/lu.js';
 import { classificationSet, oneHot } from '../src/data/one-hot.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import { DEFAULT_TRAIN, runStreams, type TrainState } from '../src/train/trainer.js';
@@ -593,4 +593,16 @@ test('Trainer.lastTargets: one example\'s activities and the targets dtp set for
   assert.equal(alternating.lastTargets(), null, 'an inverse-only pass sets none');
   alternating.trainEpoch();
   assert.ok(alternating.lastTargets(), 'the forward pass after it does');
+});
+
+test('luSolveRows gives each right-hand side the same bits as luSolve', () => {
+  const rng = Rng.fromSeed(11), n = 37, m = 9;
+  const a = Float64Array.from({ length: n * n }, () => rng.normal());
+  const f = luFactor(n, a);
+  const b = Float64Array.from({ length: n * m }, () => rng.normal()), x = new Float64Array(n * m);
+  luSolveRows(f, m, b, x);
+  for (let r = 0; r < m; r++) {
+    const one = luSolve(f, Array.from({ length: n }, (_, i) => b[i * m + r]), new Float64Array(n));
+    for (let i = 0; i < n; i++) assert.ok(Object.is(x[i * m + r], one[i]), `row ${r}, entry ${i}`);
+  }
 });

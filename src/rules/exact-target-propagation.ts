@@ -2,7 +2,7 @@ import { denseInputError } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
 import { forward, layerActivation } from '../nn/network.js';
 import type { ActivationKind } from '../tensor/backend.js';
-import { luFactor, luSolve } from '../tensor/lu.js';
+import { luFactor, luSolveRows } from '../tensor/lu.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 import { layerBuffers, hiddenTargets, checkTargetNet, layerLocalLoss, outputLayerGrads, nonNegativeOption } from './target-propagation.js';
@@ -30,6 +30,8 @@ export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<
   checkRuleOptions('tp', options, ['alpha']);
   const alpha = nonNegativeOption('tp', 'alpha', options.alpha, 0.1);
   const targets = layerBuffers();
+  let solveBuffer = new Float64Array(0);
+  const buffer = (size: number) => (solveBuffer.length >= size ? solveBuffer : (solveBuffer = new Float64Array(size))).subarray(0, size);
   return {
     id: 'tp',
     locality: { weightTransport: true, note: 'targets travel down through the exact inverses W_l⁻¹ of the forward layers, computed from W' },
@@ -57,7 +59,7 @@ export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<
       // First target: ĥ = h − α ∂L_n/∂h at the penultimate layer (∂(mean loss)/∂h = δz·W, so ∂L_n/∂h = B·δz·W).
       denseInputError(be, ws.dz[top], net.layers[top].W, hat(top - 1));
       be.axpby(1, ws.h[top - 1].data, -alpha * B, hat(top - 1).data);
-      for (let l = top - 1; l >= 1; l--) invertLayer(net.layers[l].W, net.layers[l].b, layerActivation(spec, l), spec.leakySlope, hat(l), hat(l - 1));
+      for (let l = top - 1; l >= 1; l--) invertLayer(net.layers[l].W, net.layers[l].b, layerActivation(spec, l), spec.leakySlope, hat(l), hat(l - 1), buffer);
       const metrics: Record<string, number> = {};
       for (let l = 0; l < top; l++) metrics[`target_loss_${l + 1}`] = layerLocalLoss(be, net, batch.x, ws, l, hat(l), grads[l]);
       return { loss, grads, state, metrics, signals: ws.dh.slice(0, top), targets: hiddenTargets(hat, top) };
@@ -65,19 +67,21 @@ export function exactTargetPropagation(options: RuleOptions = {}): LearningRule<
   };
 }
 
-/** below[n] = W⁻¹ (act⁻¹(above[n]) − b) for every row n. */
-function invertLayer(W: Matrix, b: Float32Array, act: ActivationKind, slope: number, above: Matrix, below: Matrix): void {
-  const n = W.rows, factors = luFactor(n, W.data), u = new Float64Array(n), x = new Float64Array(n);
-  const hi = 1 - TP_RANGE_MARGIN;
-  for (let r = 0; r < above.rows; r++) {
-    for (let i = 0; i < n; i++) {
-      const v = above.data[r * n + i];
-      const pre = act === 'tanh' ? Math.atanh(Math.min(hi, Math.max(-hi, v)))
-        : act === 'sigmoid' ? (() => { const p = Math.min(hi, Math.max(TP_RANGE_MARGIN, v)); return Math.log(p / (1 - p)); })()
-          : act === 'leaky_relu' ? (v > 0 ? v : v / slope) : v;
-      u[i] = pre - b[i];
-    }
-    luSolve(factors, u, x);
-    for (let i = 0; i < n; i++) below.data[r * n + i] = x[i];
+/** below[r] = W⁻¹ (act⁻¹(above[r]) − b) for every row r: the rows solved together ([n, rows] float64 buffers,
+ * column r row r's right-hand side), each with the same operations as a solve of its own. */
+function invertLayer(W: Matrix, b: Float32Array, act: ActivationKind, slope: number, above: Matrix, below: Matrix, buffer: (size: number) => Float64Array): void {
+  const n = W.rows, m = above.rows, factors = luFactor(n, W.data);
+  const all = buffer(2 * n * m), u = all.subarray(0, n * m), x = all.subarray(n * m, 2 * n * m);
+  const hi = 1 - TP_RANGE_MARGIN, a = above.data;
+  for (let r = 0; r < m; r++) {
+    const row = r * n;
+    if (act === 'tanh') for (let i = 0; i < n; i++) u[i * m + r] = Math.atanh(Math.min(hi, Math.max(-hi, a[row + i]))) - b[i];
+    else if (act === 'sigmoid') {
+      for (let i = 0; i < n; i++) { const p = Math.min(hi, Math.max(TP_RANGE_MARGIN, a[row + i])); u[i * m + r] = Math.log(p / (1 - p)) - b[i]; }
+    } else if (act === 'leaky_relu') for (let i = 0; i < n; i++) { const v = a[row + i]; u[i * m + r] = (v > 0 ? v : v / slope) - b[i]; }
+    else for (let i = 0; i < n; i++) u[i * m + r] = a[row + i] - b[i];
   }
+  luSolveRows(factors, m, u, x);
+  const out = below.data;
+  for (let i = 0; i < n; i++) for (let r = 0; r < m; r++) out[r * n + i] = x[i * m + r];
 }

@@ -4,6 +4,7 @@ import { forward, layerActivation, type Network } from '../nn/network.js';
 import type { Backend } from '../tensor/backend.js';
 import type { Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
+import { scratch } from '../nn/im2col.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
 import {
   checkTargetNet, DifferenceCorrection, initInverses, inverseGradsLike, layerActivity, layerLocalLoss, matrixScratch,
@@ -143,9 +144,11 @@ export class FeedbackTrainer {
     apply(c, uC, rC);
     // Loss: −2 Σ δx·(r_a − r) + Σ (r_c − r)², over B.
     let cross = 0, spread = 0;
+    const dxv = dx.data, rAv = rA.data, rv = r.data, rCv = rC.data;
     for (let i = 0; i < B * nIn; i++) {
-      cross += dx.data[i] * (rA.data[i] - r.data[i]);
-      spread += (rC.data[i] - r.data[i]) ** 2;
+      const e = rCv[i] - rv[i];
+      cross += dxv[i] * (rAv[i] - rv[i]);
+      spread += e * e; // e ** 2 is e * e exactly (fdlibm's pow squares by one multiply)
     }
     // Gradients at r_a, r_c and r, each through tanh then onto (V, c), summed.
     const through = (dOut: Matrix, u: Matrix, out: Matrix, input: Matrix, beta: number) => {
@@ -173,18 +176,25 @@ export class FeedbackTrainer {
 function jacobianMismatch(be: Backend, net: Network, ws: { z: Matrix[]; h: Matrix[] }, l: number, g: InverseParams): number {
   const { spec } = net, W = net.layers[l].W, nOut = W.rows, nIn = W.cols;
   const z = ws.z[l].data.subarray(0, nOut), h = ws.h[l].data.subarray(0, nOut);
-  const fPrime = new Float32Array(nOut);
-  be.activateBackward(layerActivation(spec, l), z, h, new Float32Array(nOut).fill(1), fPrime, spec.leakySlope);
-  const r = new Float32Array(nIn);
-  denseForward(be, { W: g.V, b: g.c }, { rows: 1, cols: nOut, data: h.slice() }, { rows: 1, cols: nIn, data: r });
+  const fPrime = mismatchScratch.fPrime(nOut), ones = mismatchScratch.ones(nOut), r = mismatchScratch.r(nIn);
+  ones.fill(1);
+  be.activateBackward(layerActivation(spec, l), z, h, ones, fPrime, spec.leakySlope);
+  const hRow = mismatchScratch.h(nOut);
+  hRow.set(h);
+  denseForward(be, { W: g.V, b: g.c }, { rows: 1, cols: nOut, data: hRow }, { rows: 1, cols: nIn, data: r });
+  // Wᵀ copied once, so that the inner loop reads both matrices along rows (the sums' order is unchanged).
+  const Wt = mismatchScratch.Wt(nIn * nOut), Wd = W.data, V = g.V.data;
+  be.transposeBlocks(1, nOut, nIn, Wd.subarray(0, nOut * nIn), Wt);
   let diff = 0, ref = 0;
   for (let i = 0; i < nIn; i++) {
-    const gPrime = 1 - Math.tanh(r[i]) ** 2;
+    const t = Math.tanh(r[i]), gPrime = 1 - t * t, row = i * nOut;
     for (let o = 0; o < nOut; o++) {
-      const jf = fPrime[o] * W.data[o * nIn + i], jg = gPrime * g.V.data[i * nOut + o];
-      diff += (jg - jf) ** 2;
+      const jf = fPrime[o] * Wt[row + o], jg = gPrime * V[row + o], e = jg - jf;
+      diff += e * e;
       ref += jf * jf;
     }
   }
   return diff / ref;
 }
+
+const mismatchScratch = { fPrime: scratch(), ones: scratch(), r: scratch(), h: scratch(), Wt: scratch() };
