@@ -1,0 +1,223 @@
+import type { Backend } from '../tensor/backend.js';
+import { matrix, type Matrix } from '../tensor/matrix.js';
+import type { DenseParams } from './dense.js';
+
+/**
+ * A settling (energy-based) network on a layered net's dense parameters (Scellier & Bengio 2017): states
+ * s_1 … s_L of the hidden and output layers, the input clamped as s_0 = x, one symmetric connection W_l
+ * between layers l and l+1 (the net's layers[l].W, [n_{l+1}, n_l]) and biases b_l (layers[l−1].b):
+ *   E(s) = ½ Σ_{l≥1} ‖s_l‖² − Σ_{l≥0} ρ(s_{l+1})ᵀ W_l ρ(s_l) − Σ_{l≥1} b_lᵀ ρ(s_l), ρ(s_0) read as x   (S&B 2017, eq. 1)
+ *   ∂E/∂s_l = s_l − ρ′(s_l) ⊙ (W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_{l+1}) + b_l)    (no top-down term at l = L)
+ *   F = E + β C with C = ½ ‖s_L − y‖²                                            (S&B 2017, eq. 3)
+ *   one step: s ← s − ε ∂F/∂s for every layer at once, clipped to [0, 1] under the hard sigmoid.
+ * ρ is the hard sigmoid clip(s, 0, 1) (their code's; with the states clipped ρ(s) = s, so E is also their
+ * ½ Σ‖ρ(s_l)‖² form) or the logistic sigmoid (smooth, unclipped: the form the gradient theorems need).
+ * NOTE: the hard sigmoid's ρ′ is 1 on the closed interval [0, 1], as in their Theano code: with an open one a
+ * unit clipped to 1 would feel no drive and decay, whatever its input.
+ */
+export type SettlingActivation = 'hard_sigmoid' | 'sigmoid';
+
+export interface SettlingNet {
+  /** Widths n_0 (input) … n_L (output). */
+  sizes: readonly number[];
+  rho: SettlingActivation;
+  /** layers[l]: W_l [n_{l+1}, n_l] and the bias b_{l+1} [n_{l+1}]. */
+  layers: readonly DenseParams[];
+}
+
+/** s[l − 1] holds layer l's state [rows, n_l], l = 1 … L. */
+export type SettlingState = Matrix[];
+
+export function settlingState(sizes: readonly number[], rows: number): SettlingState {
+  return sizes.slice(1).map((n) => matrix(rows, n));
+}
+
+export interface RelaxOptions {
+  /** Step size ε. */
+  epsilon: number;
+  /** The most steps. */
+  steps: number;
+  /** Stop once the largest |Δs|/ε of a step (the projected ‖∂F/∂s‖∞) falls below this; 0: run all steps. */
+  tolerance?: number;
+  /** Nudging strength β and the targets y [rows, n_L] (both or neither). */
+  beta?: number;
+  y?: Matrix;
+}
+
+export interface RelaxResult {
+  /** Steps taken. */
+  steps: number;
+  /** The largest |Δs|/ε of the last step: the projected gradient's size at the state reached. */
+  residual: number;
+}
+
+function rho(kind: SettlingActivation, s: number): number {
+  return kind === 'hard_sigmoid' ? (s < 0 ? 0 : s > 1 ? 1 : s) : 1 / (1 + Math.exp(-s));
+}
+
+function rhoPrime(kind: SettlingActivation, s: number): number {
+  if (kind === 'hard_sigmoid') return s >= 0 && s <= 1 ? 1 : 0;
+  const r = 1 / (1 + Math.exp(-s));
+  return r * (1 - r);
+}
+
+function rhoSecond(kind: SettlingActivation, s: number): number {
+  if (kind === 'hard_sigmoid') return 0;
+  const r = 1 / (1 + Math.exp(-s));
+  return r * (1 - r) * (1 - 2 * r);
+}
+
+/** Buffers of one batch size: ρ(s_l) and the drives of every layer. */
+export interface SettlingScratch {
+  rows: number;
+  rhos: Matrix[];
+  drives: Matrix[];
+  /** The input's drive x W_0ᵀ + b_1: constant while the net settles, computed once a batch. */
+  inputDrive: Matrix;
+}
+
+export function settlingScratch(sizes: readonly number[], rows: number): SettlingScratch {
+  return { rows, rhos: settlingState(sizes, rows), drives: settlingState(sizes, rows), inputDrive: matrix(rows, sizes[1]) };
+}
+
+/** inputDrive = x W_0ᵀ + b_1. */
+export function computeInputDrive(be: Backend, net: SettlingNet, x: Matrix, scratch: SettlingScratch): void {
+  be.gemm(false, true, 1, x, net.layers[0].W, 0, scratch.inputDrive);
+  be.addRowVector(scratch.inputDrive, net.layers[0].b);
+}
+
+/** drives[l−1] = W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_l+1) + b_l for every layer l, rhos[l−1] = ρ(s_l), from s. */
+function computeDrives(be: Backend, net: SettlingNet, s: SettlingState, scratch: SettlingScratch): void {
+  const L = s.length;
+  for (let l = 0; l < L; l++) {
+    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
+    for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
+  }
+  for (let l = 0; l < L; l++) {
+    const drive = scratch.drives[l];
+    if (l === 0) drive.data.set(scratch.inputDrive.data.subarray(0, drive.rows * drive.cols));
+    else {
+      be.gemm(false, true, 1, scratch.rhos[l - 1], net.layers[l].W, 0, drive); // bottom-up: ρ(s_l) W_lᵀ …
+      be.addRowVector(drive, net.layers[l].b);
+    }
+    if (l + 1 < L) be.gemm(false, false, 1, scratch.rhos[l + 1], net.layers[l + 1].W, 1, drive); // … + top-down ρ(s_{l+2}) W_{l+1}
+  }
+}
+
+/** Relaxes s in place towards a minimum of F = E + βC (computeInputDrive must have run for this batch). */
+export function relax(be: Backend, net: SettlingNet, s: SettlingState, options: RelaxOptions, scratch: SettlingScratch): RelaxResult {
+  const { epsilon, steps } = options, tolerance = options.tolerance ?? 0, beta = options.beta ?? 0, L = s.length;
+  let residual = Infinity, taken = 0;
+  while (taken < steps) {
+    computeDrives(be, net, s, scratch);
+    residual = 0;
+    for (let l = 0; l < L; l++) {
+      const state = s[l].data, drive = scratch.drives[l].data, n = s[l].rows * s[l].cols;
+      const y = l === L - 1 && beta !== 0 ? options.y?.data : undefined;
+      for (let i = 0; i < n; i++) {
+        let grad = state[i] - rhoPrime(net.rho, state[i]) * drive[i]; // ∂E/∂s
+        if (y) grad += beta * (state[i] - y[i]); // + β ∂C/∂s_L
+        let next = state[i] - epsilon * grad;
+        if (net.rho === 'hard_sigmoid') next = next < 0 ? 0 : next > 1 ? 1 : next;
+        const moved = Math.abs(next - state[i]) / epsilon;
+        if (moved > residual) residual = moved;
+        state[i] = next;
+      }
+    }
+    taken++;
+    if (residual < tolerance) break;
+  }
+  return { steps: taken, residual };
+}
+
+/** E(s) + βC(s) of every example (float64), for x [rows, n_0]. */
+export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0, y?: Matrix): Float64Array {
+  const rows = x.rows, L = s.length, out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let e = 0;
+    const below = (l: number) => (l === 0 ? x.data.subarray(r * x.cols, (r + 1) * x.cols) : s[l - 1].data.subarray(r * s[l - 1].cols, (r + 1) * s[l - 1].cols));
+    for (let l = 1; l <= L; l++) {
+      const sl = s[l - 1].data.subarray(r * s[l - 1].cols, (r + 1) * s[l - 1].cols), { W, b } = net.layers[l - 1];
+      const lower = below(l - 1), n = sl.length, m = lower.length;
+      for (let i = 0; i < n; i++) {
+        const ri = rho(net.rho, sl[i]);
+        let wx = 0;
+        for (let j = 0; j < m; j++) wx += W.data[i * m + j] * (l === 1 ? lower[j] : rho(net.rho, lower[j]));
+        e += 0.5 * sl[i] * sl[i] - ri * wx - b[i] * ri;
+      }
+    }
+    if (beta !== 0 && y) {
+      const top = s[L - 1].data.subarray(r * s[L - 1].cols, (r + 1) * s[L - 1].cols);
+      for (let i = 0; i < top.length; i++) e += 0.5 * beta * (top[i] - y.data[r * y.cols + i]) ** 2;
+    }
+    out[r] = e;
+  }
+  return out;
+}
+
+/** ∂E/∂θ at state s, summed over the batch, into grads (W_l's: −ρ(s_{l+1})ᵀρ(s_l); b_l's: −Σ ρ(s_l)),
+ * x the clamped input. The ingredient of every contrastive rule: EP's update is the difference of two. */
+export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, scratch: SettlingScratch, grads: DenseParams[]): void {
+  const L = s.length;
+  for (let l = 0; l < L; l++) {
+    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
+    for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
+  }
+  for (let l = 0; l < L; l++) {
+    be.gemm(true, false, -1, scratch.rhos[l], l === 0 ? x : scratch.rhos[l - 1], 0, grads[l].W);
+    be.sumRows(scratch.rhos[l], -1, 0, grads[l].b);
+  }
+}
+
+/**
+ * Almeida–Pineda: dC/dθ at a free fixed point s⁰ (∂E/∂s = 0), C = ½‖s_L − y‖², summed over the batch, into
+ * grads. With H = ∂²E/∂s² (symmetric), ds⁰/dθ = −H⁻¹ ∂²E/∂s∂θ, so dC/dθ = (∂²E/∂θ∂s)·v with H v = −∂C/∂s;
+ * v is found by the adjoint relaxation v ← v − ε (H v + ∂C/∂s), whose H v sends v down and up through the
+ * transposed and forward weights:
+ *   (H v)_l = v_l − ρ″(s_l) ⊙ d_l ⊙ v_l − ρ′(s_l) ⊙ (W_{l−1} (ρ′(s_{l−1}) ⊙ v_{l−1}) + W_lᵀ (ρ′(s_{l+1}) ⊙ v_{l+1}))
+ * (d_l the drive, v_0 = 0: the input is clamped), and the gradient is
+ *   dC/dW_l = −[(ρ′(s_{l+1}) ⊙ v_{l+1})ᵀ ρ(s_l) + ρ(s_{l+1})ᵀ (ρ′(s_l) ⊙ v_l)],   dC/db_l = −Σ ρ′(s_l) ⊙ v_l.
+ * Returns the adjoint relaxation's steps and its last residual max|H v + ∂C/∂s|.
+ */
+export function almeidaPineda(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, y: Matrix, options: RelaxOptions,
+  scratch: SettlingScratch, grads: DenseParams[]): RelaxResult {
+  const L = s.length, rows = x.rows, sizes = net.sizes;
+  computeDrives(be, net, s, scratch);
+  const d = scratch.drives.map((m) => Float32Array.from(m.data));
+  const rh = scratch.rhos.map((m) => Float32Array.from(m.data));
+  const r1 = s.map((m) => Float32Array.from(m.data, (v) => rhoPrime(net.rho, v)));
+  const r2 = s.map((m) => Float32Array.from(m.data, (v) => rhoSecond(net.rho, v)));
+  const v = settlingState(sizes, rows), pv = settlingState(sizes, rows), mixed = settlingState(sizes, rows);
+  const top = s[L - 1].data, dC = Float32Array.from(top, (value, i) => value - y.data[i]); // ∂C/∂s_L
+  let residual = Infinity, taken = 0;
+  const tolerance = options.tolerance ?? 0;
+  while (taken < options.steps) {
+    for (let l = 0; l < L; l++) for (let i = 0; i < v[l].data.length; i++) pv[l].data[i] = r1[l][i] * v[l].data[i]; // ρ′ ⊙ v
+    for (let l = 0; l < L; l++) {
+      // mixed_l = W_{l−1} (ρ′ ⊙ v)_{l−1} + W_lᵀ (ρ′ ⊙ v)_{l+1}, v_0 = 0.
+      if (l > 0) be.gemm(false, true, 1, pv[l - 1], net.layers[l].W, 0, mixed[l]);
+      else mixed[l].data.fill(0);
+      if (l + 1 < L) be.gemm(false, false, 1, pv[l + 1], net.layers[l + 1].W, 1, mixed[l]);
+    }
+    residual = 0;
+    for (let l = 0; l < L; l++) {
+      const vl = v[l].data, m = mixed[l].data;
+      for (let i = 0; i < vl.length; i++) {
+        let hv = vl[i] - r2[l][i] * d[l][i] * vl[i] - r1[l][i] * m[i];
+        if (l === L - 1) hv += dC[i];
+        if (Math.abs(hv) > residual) residual = Math.abs(hv);
+        vl[i] -= options.epsilon * hv;
+      }
+    }
+    taken++;
+    if (residual < tolerance) break;
+  }
+  for (let l = 0; l < L; l++) for (let i = 0; i < v[l].data.length; i++) pv[l].data[i] = r1[l][i] * v[l].data[i];
+  for (let l = 0; l < L; l++) {
+    const lowerRho: Matrix = l === 0 ? x : { rows, cols: sizes[l], data: rh[l - 1] };
+    be.gemm(true, false, -1, pv[l], lowerRho, 0, grads[l].W);
+    if (l > 0) be.gemm(true, false, -1, { rows, cols: sizes[l + 1], data: rh[l] }, pv[l - 1], 1, grads[l].W);
+    be.sumRows(pv[l], -1, 0, grads[l].b);
+  }
+  return { steps: taken, residual };
+}
