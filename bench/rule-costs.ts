@@ -1,7 +1,7 @@
 import type { Backend } from '../src/tensor/backend.js';
 import type { DataSplits } from '../src/data/dataset.js';
 import type { Batch } from '../src/rules/rule.js';
-import { RULE_IDS, RULES, type RuleId } from '../src/rules/registry.js';
+import { RULE_IDS, RULES, specForRule, type RuleId } from '../src/rules/registry.js';
 import { createTrainer, type RunConfig } from '../src/train/run.js';
 import type { Trainer } from '../src/train/trainer.js';
 import { architectureSpec } from '../src/nn/network.js';
@@ -31,11 +31,20 @@ export const TARGET_PROPAGATION_NET: CostNet = {
   run: { ...EPOCH_RUN, spec: { ...EPOCH_RUN.spec, ...architectureSpec('784-256-256-256-256-256-10') } },
 };
 
+/** The settling family: Scellier & Bengio (2017)'s net1, MNIST 784-500-10 hard-sigmoid units, squared error, 20
+ * free steps of ε 0.5 (their train_model.py), batch 100 like the others; BP on the same widths as the reference. */
+export const SETTLING_NET: CostNet = {
+  key: 'ep-500',
+  title: 'MNIST 784-500-10 hard sigmoid, settling (Scellier & Bengio 2017, net1)',
+  run: { ...EPOCH_RUN, spec: specForRule('ep', { ...EPOCH_RUN.spec, ...architectureSpec('784-500-10') }) },
+};
+
 /** Rules measured on a family's reference net rather than FEED_FORWARD_NET. A rule not listed (a new one
  * included) runs on FEED_FORWARD_NET; one that refuses its net is reported as not measured. */
 export const RULE_COST_NET_OF: Partial<Record<RuleId, CostNet>> = {
   tp: TARGET_PROPAGATION_NET, dtp: TARGET_PROPAGATION_NET, sdtp: TARGET_PROPAGATION_NET, aosdtp: TARGET_PROPAGATION_NET,
   drl: TARGET_PROPAGATION_NET, ddtp: TARGET_PROPAGATION_NET, ldrl: TARGET_PROPAGATION_NET,
+  ep: SETTLING_NET,
 };
 
 /** Every registered rule grouped by the net it is measured on, each group led by bp (the reference). */

@@ -3,6 +3,7 @@ import { parseActivation } from '../src/nn/activations.js';
 import { parseInit, type InitSpec } from '../src/nn/init.js';
 import { LOSS_KINDS, type LossKind } from '../src/nn/losses.js';
 import { architectureSpec } from '../src/nn/network.js';
+import { DEFAULT_SETTLE, type SettleSpec } from '../src/nn/settling.js';
 import { ARCH_GRAMMAR } from '../src/nn/layer-spec.js';
 import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from '../src/optim/optimizer.js';
 import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
@@ -27,6 +28,11 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --out-act NAME       output activation                                          [linear]
   --loss NAME          softmax_xent or mse                    [softmax_xent for classes, else mse]
   --init NAME          glorot, he, or uniform:OMEGA           [glorot; he for relu]
+  --model NAME         feedforward, or settling: an energy-based net that relaxes with the input
+                       clamped and predicts from its free fixed point (every layer --act's
+                       hard_sigmoid or sigmoid; loss mse by default)                [feedforward]
+  --settle E,N[,T]     a settling net's free phase: step size E, at most N steps, stop early
+                       once no unit moves more than T·E a step                     [0.5,20,0]
   --epochs N           passes over the training set                               [20]
   --batch N            mini-batch size                                            [100]
   --lr X               learning rate                                              [0.2]
@@ -85,6 +91,8 @@ const OPTIONS = {
   'out-act': { type: 'string', default: 'linear' },
   loss: { type: 'string' },
   init: { type: 'string' },
+  model: { type: 'string', default: 'feedforward' },
+  settle: { type: 'string' },
   epochs: { type: 'string', default: '20' },
   batch: { type: 'string', default: '100' },
   lr: { type: 'string', default: '0.2' },
@@ -124,6 +132,11 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
   if (values.loss !== undefined && !LOSS_KINDS.includes(values.loss as LossKind)) {
     throw new UsageError(`unknown loss '${values.loss}' (choose ${LOSS_KINDS.join(', ')})`);
   }
+  if (values.model !== 'feedforward' && values.model !== 'settling') {
+    throw new UsageError(`unknown model '${values.model}' (choose feedforward or settling)`);
+  }
+  if (values.settle !== undefined && values.model !== 'settling') throw new UsageError('--settle is for --model settling');
+  const settling = values.model === 'settling' ? { model: 'settling' as const, settle: parseSettle(values.settle) } : {};
   if (!OPTIMIZER_NAMES.includes(values.optimizer as OptimizerName)) {
     throw new UsageError(`unknown optimizer '${values.optimizer}' (choose ${OPTIMIZER_NAMES.join(', ')})`);
   }
@@ -149,8 +162,9 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
         hidden,
         output: guard(() => parseActivation(values['out-act'])),
         leakySlope: 0.01,
-        loss: (values.loss as LossKind | undefined) ?? 'softmax_xent',
+        loss: (values.loss as LossKind | undefined) ?? (values.model === 'settling' ? 'mse' : 'softmax_xent'),
         init,
+        ...settling,
       },
       optimizer,
       train: {
@@ -296,4 +310,15 @@ function parseGroupOptions(pairs: string[], runOptimizer: OptimizerConfig): Reco
     } else throw new UsageError(`--group-opt ${key}: a group has lr, optimizer, momentum and weightDecay`);
   }
   return groups;
+}
+
+/** --settle E,N[,T]: a settling net's free-phase step size, most steps and tolerance. */
+function parseSettle(text: string | undefined): SettleSpec {
+  if (text === undefined) return DEFAULT_SETTLE;
+  const parts = text.split(',');
+  const [epsilon, steps, tolerance = 0] = parts.map(Number);
+  if (parts.length < 2 || parts.length > 3 || !(epsilon > 0) || !Number.isInteger(steps) || steps < 1 || !(tolerance >= 0)) {
+    throw new UsageError(`bad --settle '${text}': give the step size, the most steps and optionally a tolerance, e.g. 0.5,20 or 0.5,100,1e-4`);
+  }
+  return { epsilon, steps, tolerance };
 }

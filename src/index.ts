@@ -18,7 +18,7 @@ export {
 } from './nn/network.js';
 
 export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
-export { RULES, RULE_IDS, createRule, isRuleId, type RuleId, type RuleInfo } from './rules/registry.js';
+export { RULES, RULE_IDS, createRule, isRuleId, specForRule, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
 
 export { chain, type Transform, type StepInfo } from './optim/transform.js';
@@ -39,7 +39,11 @@ export { syntheticTask, isSyntheticTask, SYNTHETIC_TASKS, type SyntheticTask } f
 export { Trainer, DEFAULT_TRAIN, initialState, runStreams, singleStageTrainer, checkDataFits, type TrainConfig, type TrainState, type RunStreams } from './train/trainer.js';
 export { createTrainer, seededTrainer, runStages, totalEpochs, type RunConfig, type StageConfig } from './train/run.js';
 export { singleStage, type Stage, type GroupSettings } from './train/stage.js';
-export { feedForwardModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
+export {
+  almeidaPineda, computeInputDrive, DEFAULT_SETTLE, energies, energyParamGradients, relax, settlingNet, settlingScratch, settlingState,
+  type SettleSpec, type SettlingNet, type SettlingState,
+} from './nn/settling.js';
+export { feedForwardModel, settlingModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
 export { networkLayers, checkNetworkSize, architectureSpec } from './nn/network.js';
 export { parseArchitecture, ARCH_GRAMMAR, type LayerSpec, type Architecture } from './nn/layer-spec.js';
 export { denseLayer } from './nn/dense.js';

@@ -13,7 +13,7 @@ import { DEFAULT_TRAIN, type TrainState } from '../src/train/trainer.js';
 import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
 import { paramList } from '../src/nn/network.js';
 import { createJsBackend } from '../src/tensor/js-backend.js';
-import { RULE_IDS } from '../src/rules/registry.js';
+import { RULE_IDS, specForRule } from '../src/rules/registry.js';
 
 const run: RunConfig = {
   rule: 'bp', ruleOptions: {}, seed: 4,
@@ -51,7 +51,7 @@ test('resuming from a checkpoint gives exactly the uninterrupted run', () => {
 for (const rule of RULE_IDS) {
   test(`resume is bit-identical for ${rule}: parameters, rule state, optimizer and RNG through the byte format`, () => {
     const be = createJsBackend();
-    const base: RunConfig = { ...run, rule, optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' }, train: { ...run.train, epochs: 4, alignEvery: 3 } };
+    const base: RunConfig = { ...run, rule, spec: specForRule(rule, run.spec), optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' }, train: { ...run.train, epochs: 4, alignEvery: 3 } };
     const straight = createTrainer(base, be, xor());
     straight.run();
     const first = createTrainer({ ...base, train: { ...base.train, epochs: 2 } }, be, xor());

@@ -4,7 +4,7 @@ import type { Backend } from '../src/tensor/backend.js';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
 import { createNetwork, createWorkspace, zerosLike, type Network, type NetworkSpec } from '../src/nn/network.js';
 import { Rng } from '../src/random.js';
-import { RULE_IDS, RULES, createRule } from '../src/rules/registry.js';
+import { RULE_IDS, RULES, createRule, specForRule } from '../src/rules/registry.js';
 import type { Batch, LearningRule } from '../src/rules/rule.js';
 import { kolenPollack, type KolenPollackState } from '../src/rules/kolen-pollack.js';
 import { availableBackends } from './helpers.js';
@@ -77,13 +77,13 @@ function makeBatch(rng: Rng): Batch {
 
 /** Every number a rule proposes over STEPS steps of a plain SGD loop, with the error path poisoned or not. */
 function proposals<S>(rule: LearningRule<S>, poisoned: boolean): number[][] {
-  const rng = Rng.fromSeed(7);
-  const net = createNetwork(spec, rng.split());
+  const rng = Rng.fromSeed(7), netSpec = specForRule(rule.id, spec);
+  const net = createNetwork(netSpec, rng.split());
   let state = rule.init(net, rng.split(), { trainExamples: 8 });
   rule.prepareParams?.(net.layers, state);
   const stepRng = rng.split(), dataRng = rng.split(), poisonRng = Rng.fromSeed(99);
   const grads = zerosLike(net.layers);
-  const ws = createWorkspace(spec, 8);
+  const ws = createWorkspace(netSpec, 8);
   const seen: number[][] = [];
   for (let s = 0; s < STEPS; s++) {
     const batch = makeBatch(dataRng);
@@ -96,7 +96,7 @@ function proposals<S>(rule: LearningRule<S>, poisoned: boolean): number[][] {
         ownUpdate.set(grads[l].W.data, p.W.data);
         return { W: { rows: p.W.rows, cols: p.W.cols, data: poison }, b: p.b };
       });
-      view = { spec, layers };
+      view = { spec: netSpec, layers };
       backend = poisoningBackend(be, realOf, ownUpdate);
     }
     const result = rule.step({ backend, net: view, ws, rng: stepRng, grads }, state, batch);

@@ -12,6 +12,8 @@ import {
   almeidaPineda, computeInputDrive, energies, energyParamGradients, relax, settlingScratch, settlingState,
   type SettlingActivation, type SettlingNet, type SettlingState,
 } from '../src/nn/settling.js';
+import { equilibriumPropagation } from '../src/rules/equilibrium-propagation.js';
+import { createWorkspace, zerosLike, type Network, type NetworkSpec } from '../src/nn/network.js';
 import { randomMatrix } from './helpers.js';
 
 const be = createJsBackend();
@@ -150,4 +152,54 @@ test('equilibrium propagation tends to Almeida–Pineda as β → 0: bias O(β) 
     assert.ok(symmetric[k] < 0.35 * symmetric[k - 1], `symmetric errors ${symmetric.join(', ')} should quarter with β`);
   }
   assert.ok(symmetric[2] < oneSided[2] / 3 && symmetric[2] < 2e-2, `at β = 0.1: one-sided ${oneSided[2]}, symmetric ${symmetric[2]}`);
+});
+
+// The ep rule (src/rules/equilibrium-propagation.ts) through the rule interface.
+
+function settlingNetwork(rho: SettlingActivation, settle = { epsilon: 0.2, steps: 20000, tolerance: 1e-7 }): { net: Network; x: Matrix; y: Matrix } {
+  const { net, x, y } = smallNet(rho);
+  const spec: NetworkSpec = {
+    sizes: [...net.sizes], hidden: rho, output: rho, leakySlope: 0.01, loss: 'mse', init: { kind: 'glorot' }, model: 'settling', settle,
+  };
+  return { net: { spec, layers: net.layers.map((p) => ({ W: p.W, b: p.b })) }, x, y };
+}
+
+test('ep: with a small β its update is the Almeida–Pineda gradient of the batch-mean cost (sign, scale and layers)', () => {
+  const { net, x, y } = settlingNetwork('sigmoid');
+  const rule = equilibriumPropagation({ beta: 0.02, nudgedSteps: 20000, randomSign: false, symmetric: true, persistent: false });
+  const rng = Rng.fromSeed(5);
+  const state = rule.init(net, rng, { trainExamples: 0 });
+  const result = rule.step({ backend: be, net, ws: createWorkspace(net.spec, x.rows), rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y });
+  const free = settle({ sizes: net.spec.sizes, rho: 'sigmoid', layers: net.layers }, x);
+  const grads = emptyGrads({ sizes: net.spec.sizes, rho: 'sigmoid', layers: net.layers });
+  almeidaPineda(be, { sizes: net.spec.sizes, rho: 'sigmoid', layers: net.layers }, x, free.s, y, { epsilon: 0.2, steps: 20000, tolerance: 1e-7 }, free.scratch, grads);
+  const ap = flat(grads).map((v) => v / x.rows); // the rule proposes the batch mean's gradient
+  const err = relativeError(flat(result.grads), ap);
+  assert.ok(err < 2e-2, `ep (β 0.02, symmetric) against AP: relative error ${err}`);
+  assert.ok(result.metrics!.free_residual < 1e-6, `free phase residual ${result.metrics!.free_residual}`);
+});
+
+test('ep: persistent particles keep each example\'s free state; layerScale scales each layer\'s update; bad options are refused', () => {
+  const { net, x, y } = settlingNetwork('hard_sigmoid', { epsilon: 0.5, steps: 20, tolerance: 0 });
+  const rng = Rng.fromSeed(8);
+  const step = (options: Record<string, number | boolean | string>, indices?: Int32Array) => {
+    const rule = equilibriumPropagation(options);
+    const state = rule.init(net, rng.split(), { trainExamples: 10 });
+    const result = rule.step({ backend: be, net, ws: createWorkspace(net.spec, x.rows), rng: rng.split(), grads: zerosLike(net.layers) }, state, { x, y, indices });
+    return { state, result };
+  };
+  const { state } = step({}, new Int32Array([7, 2, 4]));
+  const width = net.spec.sizes.slice(1).reduce((n, w) => n + w, 0), particles = state.particles!;
+  const row = (i: number) => particles.subarray(i * width, (i + 1) * width);
+  for (const i of [7, 2, 4]) assert.ok(row(i).some((v) => v !== 0), `example ${i}'s free state is kept`);
+  for (const i of [0, 1, 3, 5, 6, 8, 9]) assert.ok(row(i).every((v) => v === 0), `example ${i} was not in the batch`);
+  const full = step({ randomSign: false }).result.grads, scaled = step({ randomSign: false, layerScale: '1,0.5,0' }).result.grads;
+  assert.deepEqual(scaled[0].W.data, full[0].W.data);
+  assert.ok(scaled[1].W.data.every((v, i) => Math.abs(v - 0.5 * full[1].W.data[i]) <= 1e-7 * Math.abs(full[1].W.data[i]) + 1e-12));
+  assert.ok(scaled[2].W.data.every((v) => v === 0) && full[2].W.data.some((v) => v !== 0));
+  assert.throws(() => equilibriumPropagation({ beta: 0 }), /beta' must be positive/);
+  assert.throws(() => equilibriumPropagation({ nudgedSteps: 2.5 }), /nudgedSteps' must be a whole number/);
+  assert.throws(() => equilibriumPropagation({ layerScale: '1,0.5' }).init(net, rng, { trainExamples: 1 }), /needs 3 factors/);
+  assert.throws(() => equilibriumPropagation().init({ ...net, spec: { ...net.spec, model: undefined } }, rng, { trainExamples: 1 }), /add --model settling/);
+  assert.throws(() => equilibriumPropagation().init({ ...net, spec: { ...net.spec, hidden: 'tanh' } }, rng, { trainExamples: 1 }), /add --act hard_sigmoid/);
 });

@@ -12,7 +12,7 @@ import { directFeedbackAlignment } from '../src/rules/direct-feedback-alignment.
 import { signSymmetry, type SignMagnitude } from '../src/rules/sign-symmetry.js';
 import { nodePerturbation } from '../src/rules/node-perturbation.js';
 import { weightPerturbation } from '../src/rules/weight-perturbation.js';
-import { RULE_IDS, type RuleId } from '../src/rules/registry.js';
+import { RULE_IDS, specForRule, type RuleId } from '../src/rules/registry.js';
 import type { Batch, LearningRule, RuleOptions, StepResult } from '../src/rules/rule.js';
 import { BackpropReference, compareWithBackprop } from '../src/metrics/alignment.js';
 import { angleDegrees } from '../src/metrics/angles.js';
@@ -398,7 +398,7 @@ function trajectory(rule: RuleId, ruleOptions: RuleOptions, alignEvery: number):
   const data = twoSpirals(Rng.fromSeed(90), { n: 38, nTest: 10 }); // batches of 8, 8, 8, 8 and 6
   const run: RunConfig = {
     rule, ruleOptions, seed: 91,
-    spec: spec([2, 8, rule === 'tp' ? 8 : 6, 2], 'tanh', 'linear', 'softmax_xent'), // tp inverts square layers only
+    spec: specForRule(rule, spec([2, 8, rule === 'tp' ? 8 : 6, 2], 'tanh', 'linear', 'softmax_xent')), // tp inverts square layers only
     optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' },
     train: { ...DEFAULT_TRAIN, epochs: 4, batchSize: 8, lr: 0.05, stepEventEvery: 1, evalEvery: 1, alignEvery },
   };

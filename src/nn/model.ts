@@ -1,6 +1,7 @@
 import type { Backend } from '../tensor/backend.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { createWorkspace, forward, workspaceRows, type Network, type Workspace } from './network.js';
+import { computeInputDrive, DEFAULT_SETTLE, relax, scratchRows, settlingNet, settlingScratch, settlingState, stateRows } from './settling.js';
 
 /**
  * How a network turns inputs into outputs. Evaluation, the lab and the diagnostics ask the model, never
@@ -30,8 +31,27 @@ export const feedForwardModel: Model = {
   },
 };
 
+/** The settling model (nn/settling.ts): every example's state relaxes from zero through the free phase of
+ * the spec's `settle` (ε, steps, tolerance) with the input clamped; the output is the output layer's state. */
+export const settlingModel: Model = {
+  kind: 'settling',
+  createPredictor(net, capacity) {
+    const sizes = net.spec.sizes, states = settlingState(sizes, capacity), scratch = settlingScratch(sizes, capacity);
+    return {
+      capacity,
+      predict(be, params, x) {
+        const snet = settlingNet(params), s = stateRows(states, x.rows), sc = scratchRows(scratch, x.rows);
+        for (const m of s) m.data.fill(0);
+        computeInputDrive(be, snet, x, sc);
+        relax(be, snet, s, params.spec.settle ?? DEFAULT_SETTLE, sc);
+        return s[s.length - 1];
+      },
+    };
+  },
+};
+
 /** Every model kind by name; a spec's `model` field picks one (feed-forward when absent). */
-export const MODELS = { feedforward: feedForwardModel } satisfies Record<string, Model>;
+export const MODELS = { feedforward: feedForwardModel, settling: settlingModel } satisfies Record<string, Model>;
 export type ModelKind = keyof typeof MODELS;
 
 export function modelFor(net: Network): Model {

@@ -7,6 +7,7 @@ import type { InitSpec } from './init.js';
 import type { Layer } from './layer.js';
 import type { LossKind } from './losses.js';
 import type { ModelKind } from './model.js';
+import type { SettleSpec } from './settling.js';
 import { conv2dLayer, local2dLayer } from './conv2d.js';
 import { layerOutputShape, parseArchitecture, type LayerSpec } from './layer-spec.js';
 import { pool2dLayer } from './pool2d.js';
@@ -25,6 +26,8 @@ export interface NetworkSpec {
   init: InitSpec;
   /** How the network predicts (nn/model.ts); feed-forward when absent. */
   model?: ModelKind;
+  /** How a settling network relaxes (model 'settling'; nn/settling.ts); DEFAULT_SETTLE when absent. */
+  settle?: SettleSpec;
   /** The layers, when not all dense on a flat input (conv, locally connected, pooling; nn/layer-spec.ts);
    * sizes then holds each layer's flattened output size. Absent: dense layers sizes[l] → sizes[l+1]. */
   layers?: LayerSpec[];

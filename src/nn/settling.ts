@@ -1,6 +1,7 @@
 import type { Backend } from '../tensor/backend.js';
-import { matrix, type Matrix } from '../tensor/matrix.js';
+import { matrix, topRows, type Matrix } from '../tensor/matrix.js';
 import type { DenseParams } from './dense.js';
+import type { Network } from './network.js';
 
 /**
  * A settling (energy-based) network on a layered net's dense parameters (Scellier & Bengio 2017): states
@@ -23,6 +24,30 @@ export interface SettlingNet {
   rho: SettlingActivation;
   /** layers[l]: W_l [n_{l+1}, n_l] and the bias b_{l+1} [n_{l+1}]. */
   layers: readonly DenseParams[];
+}
+
+/** How a settling network relaxes (a NetworkSpec's `settle`): the free phase's step size ε, its most steps,
+ * and the tolerance that stops it early (0: always every step). */
+export interface SettleSpec {
+  epsilon: number;
+  steps: number;
+  tolerance: number;
+}
+
+/** Scellier & Bengio's net1 (their train_model.py): ε 0.5, 20 free steps. */
+export const DEFAULT_SETTLE: SettleSpec = { epsilon: 0.5, steps: 20, tolerance: 0 };
+
+/** A network's parameters read as a settling network: dense layers, and ρ = its hidden activation for every
+ * layer (the spec's output activation is not used). */
+export function settlingNet(net: Network): SettlingNet {
+  const { spec } = net;
+  if (spec.layers && spec.layers.some((l) => l.kind !== 'dense')) {
+    throw new Error('a settling network has dense layers only: give --arch as widths, e.g. 784-500-10');
+  }
+  if (spec.hidden !== 'hard_sigmoid' && spec.hidden !== 'sigmoid') {
+    throw new Error(`a settling network's units are hard_sigmoid or sigmoid, not ${spec.hidden}: add --act hard_sigmoid`);
+  }
+  return { sizes: spec.sizes, rho: spec.hidden, layers: net.layers };
 }
 
 /** s[l − 1] holds layer l's state [rows, n_l], l = 1 … L. */
@@ -78,6 +103,15 @@ export interface SettlingScratch {
 
 export function settlingScratch(sizes: readonly number[], rows: number): SettlingScratch {
   return { rows, rhos: settlingState(sizes, rows), drives: settlingState(sizes, rows), inputDrive: matrix(rows, sizes[1]) };
+}
+
+/** The first `rows` rows of buffers made for more. */
+export function stateRows(s: SettlingState, rows: number): SettlingState {
+  return s.map((m) => topRows(m, rows));
+}
+
+export function scratchRows(scratch: SettlingScratch, rows: number): SettlingScratch {
+  return { rows, rhos: stateRows(scratch.rhos, rows), drives: stateRows(scratch.drives, rows), inputDrive: topRows(scratch.inputDrive, rows) };
 }
 
 /** inputDrive = x W_0ᵀ + b_1. */

@@ -4,6 +4,7 @@ import { deltaRule } from './delta-rule.js';
 import { differenceTargetPropagation } from './difference-target-propagation.js';
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
 import { directDtp } from './direct-dtp.js';
+import { equilibriumPropagation } from './equilibrium-propagation.js';
 import { differenceReconstruction } from './difference-reconstruction.js';
 import { exactTargetPropagation } from './exact-target-propagation.js';
 import { feedbackAlignment } from './feedback-alignment.js';
@@ -15,6 +16,8 @@ import { simplifiedDtp } from './simplified-dtp.js';
 import { weightMirror } from './weight-mirror.js';
 import { weightPerturbation } from './weight-perturbation.js';
 import type { LearningRule, RuleOptions } from './rule.js';
+import type { NetworkSpec } from '../nn/network.js';
+import { DEFAULT_SETTLE } from '../nn/settling.js';
 
 /** What the CLI, the lab and the docs show about a rule. */
 export interface RuleInfo {
@@ -25,6 +28,8 @@ export interface RuleInfo {
   /** A short paragraph: what carries the error signal, and why it is (or is not) biologically plausible. */
   summary: string;
   create(options?: RuleOptions): LearningRule;
+  /** 'settling': the rule trains a settling network (nn/settling.ts), see specForRule. Absent: feed-forward. */
+  model?: 'settling';
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -79,6 +84,17 @@ export const RULES = {
       'Forward and feedback weights receive the same (transposed) update, computed from locally available ' +
       'activity and error, and both decay: their difference shrinks every step, so B converges to Wᵀ.',
     create: (options) => kolenPollack(options) as LearningRule,
+  },
+  ep: {
+    title: 'Equilibrium propagation',
+    paper: 'Scellier & Bengio 2017, Equilibrium propagation: bridging the gap between energy-based models and backpropagation, Front. Comput. Neurosci. 11:24',
+    summary:
+      'A settling network with symmetric connections relaxes to a free fixed point of its energy, then, weakly ' +
+      'nudged towards the target, to a nearby one; each synapse changes by the difference of its pre × post ' +
+      'activity between the two phases. One kind of neuron and one kind of signal, and the update tends to the ' +
+      'exact gradient as the nudge shrinks; it needs symmetric weights and the time to settle.',
+    create: (options) => equilibriumPropagation(options) as LearningRule,
+    model: 'settling',
   },
   delta: {
     title: 'Delta rule (Widrow–Hoff, LMS)',
@@ -186,4 +202,14 @@ export function isRuleId(id: string): id is RuleId {
 export function createRule(id: string, options: RuleOptions = {}): LearningRule {
   if (!isRuleId(id)) throw new Error(`unknown rule '${id}' (choose ${RULE_IDS.join(', ')}; 'ngrad rules' lists them)`);
   return RULES[id].create(options);
+}
+
+/** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a
+ * settling network of hard-sigmoid units with squared error (Scellier & Bengio 2017's), relaxing as the
+ * spec's `settle` says (DEFAULT_SETTLE when absent); every other rule's is the spec itself. For the lab and
+ * the tests, which race every rule on one architecture; the CLI asks for --model settling explicitly. */
+export function specForRule(id: string, spec: NetworkSpec): NetworkSpec {
+  const info: RuleInfo | undefined = (RULES as Record<string, RuleInfo>)[id];
+  if (info?.model !== 'settling' || spec.model === 'settling') return spec;
+  return { ...spec, model: 'settling', hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', settle: spec.settle ?? DEFAULT_SETTLE };
 }

@@ -1,5 +1,5 @@
 import {
-  architectureSpec, createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax,
+  architectureSpec, createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax, specForRule,
   TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
@@ -36,7 +36,7 @@ export class Race {
   private readonly stream: BatchStream;
   private readonly batch: number;
   private readonly grid: Matrix | null;
-  private gridPredictor: Predictor | null = null;
+  private readonly gridPredictors: Partial<Record<string, Predictor>> = {};
   private steps = 0;
 
   constructor(private readonly settings: Settings, private readonly data: DataSplits, private readonly backend: Backend) {
@@ -54,7 +54,7 @@ export class Race {
     this.entrants = settings.rules.map((rule): Entrant => {
       const run: RunConfig = {
         rule, ruleOptions: labRuleOptions(rule), seed: settings.seed,
-        spec: { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } },
+        spec: specForRule(rule, { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } }),
         optimizer: { ...DEFAULT_OPTIMIZER, name: settings.optimizer },
         train: { ...DEFAULT_TRAIN, epochs: 1, lr: settings.lr, batchSize: this.batch, stepEventEvery: 0, evalEvery: 0, alignEvery: ALIGN_EVERY },
       };
@@ -140,8 +140,9 @@ export class Race {
   private surface(trainer: Trainer): Float32Array | null {
     if (!this.grid) return null;
     const net = trainer.state.net;
-    this.gridPredictor ??= modelFor(net).createPredictor(net, this.grid.rows); // every rule's network has one spec
-    const out = this.gridPredictor.predict(this.backend, net, this.grid);
+    const kind = net.spec.model ?? 'feedforward'; // one predictor a model: every rule's network has the same widths
+    this.gridPredictors[kind] ??= modelFor(net).createPredictor(net, this.grid.rows);
+    const out = this.gridPredictors[kind]!.predict(this.backend, net, this.grid);
     const p = matrix(out.rows, out.cols);
     softmax(out, p);
     return Float32Array.from({ length: p.rows }, (_, i) => p.data[2 * i + 1]);

@@ -1,0 +1,129 @@
+import { lossAndGrad } from '../nn/losses.js';
+import {
+  computeInputDrive, DEFAULT_SETTLE, energyParamGradients, relax, scratchRows, settlingNet, settlingScratch, settlingState, stateRows,
+  type SettlingScratch, type SettlingState,
+} from '../nn/settling.js';
+import type { DenseParams } from '../nn/dense.js';
+import { matrix } from '../tensor/matrix.js';
+import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
+import { checkTargetNet, nonNegativeOption } from './target-propagation.js';
+
+/** The rule's options: Scellier & Bengio's net1 settings (their train_model.py), and Laborieux et al.'s
+ * symmetric estimate as an option. */
+export const EP_DEFAULTS = { beta: 0.5, nudgedSteps: 4, randomSign: true, symmetric: false, persistent: true };
+
+/** Persistent particles: every training example's free-phase state, kept across epochs (S&B 2017), rows of
+ * Σ_{l≥1} n_l floats; null when the run starts each batch's states from zero. */
+export interface EquilibriumPropagationState {
+  particles: Float32Array | null;
+  trainExamples: number;
+}
+
+function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new Error(`rule 'ep': option '${name}' takes true or false, got ${String(value)}`);
+  return value;
+}
+
+/** Per-layer factors on the run's learning rate, e.g. '1,0.5' (S&B's α = 0.1, 0.05 at --lr 0.1). */
+function layerScales(value: unknown): number[] | null {
+  if (value === undefined) return null;
+  const scales = String(value).split(',').map(Number);
+  if (!scales.every((v) => Number.isFinite(v) && v >= 0)) throw new Error(`rule 'ep': option 'layerScale' takes non-negative numbers joined by ',', got '${String(value)}'`);
+  return scales;
+}
+
+/**
+ * Equilibrium propagation (Scellier & Bengio 2017). With the input clamped, the state settles to a free
+ * fixed point s⁰ of the energy E (nn/settling.ts), then, nudged towards the target with strength β, to
+ * s^β, a fixed point of F = E + βC, C = ½‖s_L − y‖². The update is the difference of the two phases'
+ * Hebbian terms:
+ *   ΔW_l ∝ −(1/β)(∂E/∂W_l(s^β) − ∂E/∂W_l(s⁰)) = (1/β)(ρ(s^β_{l+1})ρ(s^β_l)ᵀ − ρ(s⁰_{l+1})ρ(s⁰_l)ᵀ)   (S&B 2017, eq. 12)
+ * which tends to −dC/dθ as β → 0 (their Theorem 1; tested against Almeida–Pineda). Options: β (a random sign
+ * per batch, as in their code), the nudged steps, the symmetric estimate from s^{+β} and s^{−β}
+ * (Laborieux et al. 2021), persistent per-example free states, per-layer rate factors.
+ */
+export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<EquilibriumPropagationState> {
+  checkRuleOptions('ep', options, ['beta', 'nudgedSteps', 'randomSign', 'symmetric', 'persistent', 'layerScale']);
+  const beta = nonNegativeOption('ep', 'beta', options.beta, EP_DEFAULTS.beta);
+  if (!(beta > 0)) throw new Error("rule 'ep': option 'beta' must be positive");
+  const nudgedSteps = nonNegativeOption('ep', 'nudgedSteps', options.nudgedSteps, EP_DEFAULTS.nudgedSteps);
+  if (!Number.isInteger(nudgedSteps) || nudgedSteps < 1) throw new Error("rule 'ep': option 'nudgedSteps' must be a whole number ≥ 1");
+  const randomSign = booleanOption('randomSign', options.randomSign, EP_DEFAULTS.randomSign);
+  const symmetric = booleanOption('symmetric', options.symmetric, EP_DEFAULTS.symmetric);
+  const persistent = booleanOption('persistent', options.persistent, EP_DEFAULTS.persistent);
+  const scales = layerScales(options.layerScale);
+
+  let buffers: { capacity: number; free: SettlingState; nudged: SettlingState; other: SettlingState; scratch: SettlingScratch; at: DenseParams[][] } | null = null;
+  return {
+    id: 'ep',
+    locality: {
+      weightTransport: true,
+      note: 'symmetric connections: the nudge reaches the hidden layers through W_lᵀ, the same synapses as the forward drive, and each update is local (pre × post activity in two phases)',
+    },
+    init(net, _rng, info) {
+      checkTargetNet('ep', net); // dense layers, a hidden one at least
+      settlingNet(net); // and units a settling network can have
+      if (net.spec.model !== 'settling') throw new Error("rule 'ep' trains a settling network: add --model settling");
+      if (scales && scales.length !== net.layers.length) {
+        throw new Error(`rule 'ep': option 'layerScale' needs ${net.layers.length} factors (one a layer), got ${scales.length}`);
+      }
+      const width = net.spec.sizes.slice(1).reduce((n, w) => n + w, 0), trainExamples = info?.trainExamples ?? 0;
+      return { particles: persistent && trainExamples > 0 ? new Float32Array(trainExamples * width) : null, trainExamples };
+    },
+    step(ctx, state, batch) {
+      const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE;
+      const rows = batch.x.rows, sizes = snet.sizes;
+      if (!buffers || buffers.capacity < rows) {
+        buffers = {
+          capacity: rows, free: settlingState(sizes, rows), nudged: settlingState(sizes, rows), other: settlingState(sizes, rows),
+          scratch: settlingScratch(sizes, rows), at: [0, 1].map(() => net.layers.map((p) => ({ W: matrix(p.W.rows, p.W.cols), b: new Float32Array(p.b.length) }))),
+        };
+      }
+      const free = stateRows(buffers.free, rows), nudged = stateRows(buffers.nudged, rows), other = stateRows(buffers.other, rows);
+      const scratch = scratchRows(buffers.scratch, rows);
+      // The free phase starts from each example's last free state (persistent particles) or from zero.
+      const particles = state.particles, indices = batch.indices, width = sizes.slice(1).reduce((n, w) => n + w, 0);
+      const rowOf = (r: number) => (particles && indices ? indices[r] * width : -1);
+      const copyParticles = (toState: boolean) => {
+        for (let r = 0; r < rows; r++) {
+          let at = rowOf(r);
+          for (const m of free) {
+            const row = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+            if (at < 0) { if (toState) row.fill(0); continue; }
+            if (toState) row.set(particles!.subarray(at, at + m.cols)); else particles!.set(row, at);
+            at += m.cols;
+          }
+        }
+      };
+      copyParticles(true);
+      computeInputDrive(be, snet, batch.x, scratch);
+      const freeResult = relax(be, snet, free, settle, scratch);
+      if (particles && indices) copyParticles(false);
+      const loss = lossAndGrad('mse', free[free.length - 1], batch.y, null);
+      // The nudged phase(s), from the free fixed point.
+      const b = randomSign && ctx.rng.uniform() < 0.5 ? -beta : beta;
+      const nudge = (target: SettlingState, strength: number) => {
+        target.forEach((m, l) => m.data.set(free[l].data));
+        return relax(be, snet, target, { epsilon: settle.epsilon, steps: nudgedSteps, beta: strength, y: batch.y }, scratch);
+      };
+      const nudgedResult = nudge(nudged, b);
+      if (symmetric) nudge(other, -b);
+      const [atNudged, atOther] = buffers.at;
+      energyParamGradients(be, snet, batch.x, nudged, scratch, atNudged);
+      energyParamGradients(be, snet, batch.x, symmetric ? other : free, scratch, atOther);
+      // Gradient sign convention (the optimizer steps against it): (1/β)(∂E/∂θ(s^β) − ∂E/∂θ(s⁰)), a batch mean.
+      const factor = 1 / ((symmetric ? 2 * b : b) * Math.max(rows, 1));
+      ctx.grads.forEach((g, l) => {
+        const scale = factor * (scales ? scales[l] ?? 1 : 1);
+        for (const [out, plus, minus] of [[g.W.data, atNudged[l].W.data, atOther[l].W.data], [g.b, atNudged[l].b, atOther[l].b]] as const) {
+          for (let i = 0; i < out.length; i++) out[i] = scale * (plus[i] - minus[i]);
+        }
+      });
+      return {
+        loss, grads: ctx.grads, state,
+        metrics: { free_steps: freeResult.steps, free_residual: freeResult.residual, nudged_residual: nudgedResult.residual },
+      };
+    },
+  };
+}
