@@ -10,7 +10,7 @@
  * threads are set to 1 for the duration and restored after).
  *
  * Stride-1 convolutions with pad < k skip the patches altogether: they are computed straight from padded
- * images (conv-direct.c, conv-direct-channels.c, direct_conv2d below), LeNet-5's layers at 2 to 3 times the
+ * images (conv-direct.c, conv-direct-channels.c, direct_conv2d below), LeNet-5's layers at 1.4 to 2.8 times the
  * lowered products' rate. The rest (strides > 1) are lowered as above.
  *
  * The results do not depend on the thread count: forward and input error compute each image alone, and the

@@ -63,8 +63,8 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
     },
     init(net, _rng, info) {
       checkTargetNet('ep', net); // dense layers, a hidden one at least
+      if (net.spec.model !== 'settling') throw new Error("rule 'ep' trains a settling network: add --model settling --act hard_sigmoid");
       settlingNet(net); // and units a settling network can have
-      if (net.spec.model !== 'settling') throw new Error("rule 'ep' trains a settling network: add --model settling");
       if (scales && scales.length !== net.layers.length) {
         throw new Error(`rule 'ep': option 'layerScale' needs ${net.layers.length} factors (one a layer), got ${scales.length}`);
       }
