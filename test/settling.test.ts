@@ -65,6 +65,11 @@ for (const rho of ['sigmoid', 'hard_sigmoid'] as const) {
         before = after;
       }
       assert.ok(before < start - 0.1, `β ${beta}: E + βC only fell from ${start} to ${before}`);
+      // The backend-kernel path (hard sigmoid, no tolerance) and the step-by-step one agree to float32 rounding.
+      const fast = settlingState(net.sizes, x.rows), exact = settlingState(net.sizes, x.rows);
+      relax(be, net, fast, { epsilon: 0.5, steps: 30, beta, y }, scratch);
+      relax(be, net, exact, { epsilon: 0.5, steps: 30, beta, y, tolerance: 1e-30 }, scratch);
+      fast.forEach((m, l) => m.data.forEach((v, i) => assert.ok(Math.abs(v - exact[l].data[i]) < 1e-5, `β ${beta}: the two paths part at layer ${l + 1}`)));
       const settled = settle(net, x, { beta, y });
       assert.ok(settled.result.residual < 1e-6 && settled.result.steps < 20000, `β ${beta}: residual ${settled.result.residual} after ${settled.result.steps} steps`);
       // The fixed point is a stationary point of the energy as energies() writes it (float64, independently of

@@ -120,13 +120,19 @@ export function computeInputDrive(be: Backend, net: SettlingNet, x: Matrix, scra
   be.addRowVector(scratch.inputDrive, net.layers[0].b);
 }
 
+/** rhos[l] = ρ(s_l) for every layer (the hard sigmoid by the backend's clip kernel). */
+function computeRhos(be: Backend, net: SettlingNet, s: SettlingState, scratch: SettlingScratch): void {
+  for (let l = 0; l < s.length; l++) {
+    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
+    if (net.rho === 'hard_sigmoid') be.clip(state.subarray(0, n), 0, 1, out.subarray(0, n));
+    else for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
+  }
+}
+
 /** drives[l−1] = W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_l+1) + b_l for every layer l, rhos[l−1] = ρ(s_l), from s. */
 function computeDrives(be: Backend, net: SettlingNet, s: SettlingState, scratch: SettlingScratch): void {
   const L = s.length;
-  for (let l = 0; l < L; l++) {
-    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
-    for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
-  }
+  computeRhos(be, net, s, scratch);
   for (let l = 0; l < L; l++) {
     const drive = scratch.drives[l];
     if (l === 0) drive.data.set(scratch.inputDrive.data.subarray(0, drive.rows * drive.cols));
@@ -141,6 +147,7 @@ function computeDrives(be: Backend, net: SettlingNet, s: SettlingState, scratch:
 /** Relaxes s in place towards a minimum of F = E + βC (computeInputDrive must have run for this batch). */
 export function relax(be: Backend, net: SettlingNet, s: SettlingState, options: RelaxOptions, scratch: SettlingScratch): RelaxResult {
   const { epsilon, steps } = options, tolerance = options.tolerance ?? 0, beta = options.beta ?? 0, L = s.length;
+  if (net.rho === 'hard_sigmoid' && tolerance === 0) return relaxHardSigmoid(be, net, s, options, scratch);
   let residual = Infinity, taken = 0;
   while (taken < steps) {
     computeDrives(be, net, s, scratch);
@@ -162,6 +169,38 @@ export function relax(be: Backend, net: SettlingNet, s: SettlingState, options: 
     if (residual < tolerance) break;
   }
   return { steps: taken, residual };
+}
+
+/**
+ * relax for the hard sigmoid without a tolerance, in the backend's kernels. The states stay in [0, 1], where
+ * ρ′ = 1, so a step is s ← clip((1 − ε)s + ε·drive − εβ(s_L − y) at the top, 0, 1): two axpby and a clip a layer.
+ * The residual is measured on the last step only (rhos hold the state before it).
+ */
+function relaxHardSigmoid(be: Backend, net: SettlingNet, s: SettlingState, options: RelaxOptions, scratch: SettlingScratch): RelaxResult {
+  const { epsilon, steps } = options, beta = options.beta ?? 0, L = s.length, y = options.y;
+  for (let l = 0; l < L; l++) { // states from outside [0, 1] (a fresh start is 0) are clipped in, as one step would
+    const n = s[l].rows * s[l].cols;
+    be.clip(s[l].data.subarray(0, n), 0, 1, s[l].data.subarray(0, n));
+  }
+  let residual = 0;
+  for (let t = 0; t < steps; t++) {
+    const last = t === steps - 1;
+    computeDrives(be, net, s, scratch); // rhos = clip(s) = s: the state before this step
+    for (let l = 0; l < L; l++) {
+      const n = s[l].rows * s[l].cols, state = s[l].data.subarray(0, n), drive = scratch.drives[l].data.subarray(0, n);
+      const nudged = l === L - 1 && beta !== 0 && y;
+      be.axpby(epsilon, drive, 1 - epsilon - (nudged ? epsilon * beta : 0), state); // s − ε(s − drive) − εβ s
+      if (nudged) be.axpby(epsilon * beta, y.data.subarray(0, n), 1, state); // … + εβ y
+      be.clip(state, 0, 1, state);
+    }
+    if (last) {
+      for (let l = 0; l < L; l++) {
+        const state = s[l].data, before = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
+        for (let i = 0; i < n; i++) residual = Math.max(residual, Math.abs(state[i] - before[i]) / epsilon);
+      }
+    }
+  }
+  return { steps, residual };
 }
 
 /** E(s) + βC(s) of every example (float64), for x [rows, n_0]. */
@@ -193,10 +232,7 @@ export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0
  * x the clamped input. The ingredient of every contrastive rule: EP's update is the difference of two. */
 export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, scratch: SettlingScratch, grads: DenseParams[]): void {
   const L = s.length;
-  for (let l = 0; l < L; l++) {
-    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
-    for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
-  }
+  computeRhos(be, net, s, scratch);
   for (let l = 0; l < L; l++) {
     be.gemm(true, false, -1, scratch.rhos[l], l === 0 ? x : scratch.rhos[l - 1], 0, grads[l].W);
     be.sumRows(scratch.rhos[l], -1, 0, grads[l].b);
