@@ -129,7 +129,7 @@ function computeRhos(be: Backend, net: SettlingNet, s: SettlingState, scratch: S
   }
 }
 
-/** drives[l−1] = W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_l+1) + b_l for every layer l, rhos[l−1] = ρ(s_l), from s. */
+/** drives[l−1] = W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_{l+1}) + b_l for every layer l, rhos[l−1] = ρ(s_l), from s. */
 function computeDrives(be: Backend, net: SettlingNet, s: SettlingState, scratch: SettlingScratch): void {
   const L = s.length;
   computeRhos(be, net, s, scratch);
