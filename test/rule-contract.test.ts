@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cloneMatrix } from '../src/tensor/matrix.js';
 import { cloneLayers, createNetwork, createWorkspace, zerosLike, type NetworkSpec } from '../src/nn/network.js';
 import { Rng } from '../src/random.js';
-import { RULE_IDS, createRule, type RuleId } from '../src/rules/registry.js';
+import { RULE_IDS, RULES, createRule, type RuleId, type RuleInfo } from '../src/rules/registry.js';
 import type { RuleOptions } from '../src/rules/rule.js';
 import { xor } from '../src/data/synthetic.js';
 import { createTrainer } from '../src/train/run.js';
@@ -34,12 +34,13 @@ const be = availableBackends()[0];
  *   ignores the gradient's scale; under SGD at lr 0.05 it barely moves in 300 updates. With α = 0.3 the
  *   loss halves for 3 (drl) and 4 (ddtp) of the seeds 3–6, seed 3 among them.
  */
-/** tp inverts its hidden-to-hidden layers exactly, so it needs them square; ep trains a settling network
+/** tp inverts its hidden-to-hidden layers exactly, so it needs them square; the settling rules (ep) train a settling network
  * (hard-sigmoid units, squared error, as in Scellier & Bengio), here with one hidden layer. */
 const SETTLING_SPEC: NetworkSpec = {
   ...spec, sizes: [2, 8, 2], hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', model: 'settling', settle: { epsilon: 0.5, steps: 30, tolerance: 0 },
 };
-const specFor = (id: string): NetworkSpec => (id === 'tp' ? { ...spec, sizes: [2, 8, 8, 2] } : id === 'ep' ? SETTLING_SPEC : spec);
+const specFor = (id: string): NetworkSpec => (id === 'tp' ? { ...spec, sizes: [2, 8, 8, 2] }
+  : (RULES as Record<string, RuleInfo>)[id]?.model === 'settling' ? SETTLING_SPEC : spec);
 const OUTPUT_LAYER_ONLY: readonly RuleId[] = ['delta'];
 const XOR_SETTINGS: Partial<Record<RuleId, { ruleOptions?: RuleOptions; lr?: number }>> = {
   delta: { lr: 0.5 },

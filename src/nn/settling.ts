@@ -255,7 +255,10 @@ export function almeidaPineda(be: Backend, net: SettlingNet, x: Matrix, s: Settl
   computeDrives(be, net, s, scratch);
   const d = scratch.drives.map((m) => Float32Array.from(m.data));
   const rh = scratch.rhos.map((m) => Float32Array.from(m.data));
-  const r1 = s.map((m) => Float32Array.from(m.data, (v) => rhoPrime(net.rho, v)));
+  // NOTE: a hard-sigmoid unit clipped at 0 or 1 does not move when θ does (the step pushes it against its
+  // bound), so it counts as a constant here, ρ′ = 0: the derivative of the projected fixed point, which is
+  // what EP's nudged phase measures too (a nudge that does not unclip a unit leaves it where it is).
+  const r1 = s.map((m) => Float32Array.from(m.data, (v) => (net.rho === 'hard_sigmoid' ? (v > 0 && v < 1 ? 1 : 0) : rhoPrime(net.rho, v))));
   const r2 = s.map((m) => Float32Array.from(m.data, (v) => rhoSecond(net.rho, v)));
   const v = settlingState(sizes, rows), pv = settlingState(sizes, rows), mixed = settlingState(sizes, rows);
   const top = s[L - 1].data, dC = Float32Array.from(top, (value, i) => value - y.data[i]); // ∂C/∂s_L

@@ -5,7 +5,8 @@ import {
 } from '../nn/settling.js';
 import type { DenseParams } from '../nn/dense.js';
 import { matrix } from '../tensor/matrix.js';
-import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
+import { checkRuleOptions, type Batch, type LearningRule, type RuleOptions } from './rule.js';
+import type { Network } from '../nn/network.js';
 import { checkTargetNet, nonNegativeOption } from './target-propagation.js';
 
 /** The rule's options: Scellier & Bengio's net1 settings (their train_model.py), and Laborieux et al.'s
@@ -17,6 +18,38 @@ export const EP_DEFAULTS = { beta: 0.5, nudgedSteps: 4, randomSign: true, symmet
 export interface EquilibriumPropagationState {
   particles: Float32Array | null;
   trainExamples: number;
+}
+
+/** Throws unless the net is a settling network a settling rule can train. */
+export function checkSettlingNet(rule: string, net: Network): void {
+  checkTargetNet(rule, net); // dense layers, a hidden one at least
+  if (net.spec.model !== 'settling') throw new Error(`rule '${rule}' trains a settling network: add --model settling --act hard_sigmoid`);
+  settlingNet(net); // and units a settling network can have
+}
+
+/** Floats of one example's state: every layer above the input. */
+export function particleWidth(net: Network): number {
+  return net.spec.sizes.slice(1).reduce((n, w) => n + w, 0);
+}
+
+/** 'load': the batch's free states from their persistent particles (zero without them, or without example
+ * indices); 'store': back into the particles. */
+export function freeStateRows(state: EquilibriumPropagationState, batch: Batch, free: SettlingState, direction: 'load' | 'store'): void {
+  const particles = state.particles, indices = batch.indices, rows = batch.x.rows;
+  if (!particles || !indices) {
+    if (direction === 'load') for (const m of free) m.data.fill(0, 0, rows * m.cols);
+    return;
+  }
+  const width = free.reduce((n, m) => n + m.cols, 0);
+  for (let r = 0; r < rows; r++) {
+    let at = indices[r] * width;
+    for (const m of free) {
+      const row = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+      if (direction === 'load') row.set(particles.subarray(at, at + m.cols));
+      else particles.set(row, at);
+      at += m.cols;
+    }
+  }
 }
 
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
@@ -62,14 +95,12 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       note: 'symmetric connections: the nudge reaches the hidden layers through W_lᵀ, the same synapses as the forward drive, and each update is local (pre × post activity in two phases)',
     },
     init(net, _rng, info) {
-      checkTargetNet('ep', net); // dense layers, a hidden one at least
-      if (net.spec.model !== 'settling') throw new Error("rule 'ep' trains a settling network: add --model settling --act hard_sigmoid");
-      settlingNet(net); // and units a settling network can have
+      checkSettlingNet('ep', net);
       if (scales && scales.length !== net.layers.length) {
         throw new Error(`rule 'ep': option 'layerScale' needs ${net.layers.length} factors (one a layer), got ${scales.length}`);
       }
-      const width = net.spec.sizes.slice(1).reduce((n, w) => n + w, 0), trainExamples = info?.trainExamples ?? 0;
-      return { particles: persistent && trainExamples > 0 ? new Float32Array(trainExamples * width) : null, trainExamples };
+      const trainExamples = info?.trainExamples ?? 0;
+      return { particles: persistent && trainExamples > 0 ? new Float32Array(trainExamples * particleWidth(net)) : null, trainExamples };
     },
     step(ctx, state, batch) {
       const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE;
@@ -82,24 +113,10 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       }
       const free = stateRows(buffers.free, rows), nudged = stateRows(buffers.nudged, rows), other = stateRows(buffers.other, rows);
       const scratch = scratchRows(buffers.scratch, rows);
-      // The free phase starts from each example's last free state (persistent particles) or from zero.
-      const particles = state.particles, indices = batch.indices, width = sizes.slice(1).reduce((n, w) => n + w, 0);
-      const rowOf = (r: number) => (particles && indices ? indices[r] * width : -1);
-      const copyParticles = (toState: boolean) => {
-        for (let r = 0; r < rows; r++) {
-          let at = rowOf(r);
-          for (const m of free) {
-            const row = m.data.subarray(r * m.cols, (r + 1) * m.cols);
-            if (at < 0) { if (toState) row.fill(0); continue; }
-            if (toState) row.set(particles!.subarray(at, at + m.cols)); else particles!.set(row, at);
-            at += m.cols;
-          }
-        }
-      };
-      copyParticles(true);
+      freeStateRows(state, batch, free, 'load');
       computeInputDrive(be, snet, batch.x, scratch);
       const freeResult = relax(be, snet, free, settle, scratch);
-      if (particles && indices) copyParticles(false);
+      freeStateRows(state, batch, free, 'store');
       const loss = lossAndGrad('mse', free[free.length - 1], batch.y, null);
       // The nudged phase(s), from the free fixed point.
       const b = randomSign && ctx.rng.uniform() < 0.5 ? -beta : beta;
