@@ -125,6 +125,10 @@ static const size_t WEIGHT_GRAD_NK[7] = {0, 8, 6, 4, 3, 2, 2};
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
+/* The next tile's row count when `left` rows remain: 6, the last one or two blocks evened out (16 = 6 + 5 + 5,
+ * not 6 + 6 + 4). */
+static size_t tile_rows(size_t left) { return left <= 6 ? left : left >= 12 ? 6 : (left + 1) / 2; }
+
 void ngrad_wide_geometry(ngrad_wide *v, size_t c, size_t h, size_t w, size_t k, size_t pad) {
   v->c = c, v->h = h, v->w = w, v->k = k, v->pad = pad;
   v->hp = h + 2 * pad, v->wp = w + 2 * pad;
@@ -160,9 +164,7 @@ void ngrad_wide_forward(const ngrad_wide *v, const size_t *t, const float *xp, c
   for (size_t c0 = 0; c0 < v->c; c0 += channels) {
     const size_t p0 = c0 * kk, count = (c0 + channels < v->c ? channels : v->c - c0) * kk;
     for (size_t o = 0; o < out;) {
-      /* Blocks of 6 kernels, the last one or two blocks evened out (16 = 6 + 5 + 5, not 6 + 6 + 4). */
-      size_t nc = out - o;
-      if (nc > 6) nc = nc >= 12 ? 6 : (nc + 1) / 2;
+      const size_t nc = tile_rows(out - o);
       const size_t nq = FORWARD_NQ[nc];
       for (size_t q0 = 0; q0 < v->qv; q0 += nq)
         FORWARD_TILES[nc](xp, t + p0, count, w + o * K + p0, K, zw + o * ldz, ldz, q0, c0 > 0);
@@ -189,8 +191,7 @@ void ngrad_wide_weight_grad(const ngrad_wide *v, const size_t *t, const float *x
   const size_t K = v->c * v->k * v->k, ldz = LANES * v->qv_padded;
   const ngrad_wide_step step = {v->image, out * ldz};
   for (size_t o = 0; o < out;) {
-    size_t nc = out - o;
-    if (nc > 6) nc = nc >= 12 ? 6 : (nc + 1) / 2;
+    const size_t nc = tile_rows(out - o);
     const size_t nk = WEIGHT_GRAD_NK[nc];
     /* The last tile may run past K by up to 7 patch values: they read pixel 0 into lanes that are never
      * returned (rows of the sums are kp = K + 8 long). */
@@ -218,8 +219,7 @@ void ngrad_wide_patch_errors(const ngrad_wide *v, const size_t *rows, const floa
                              float *dcols) {
   const size_t K = v->c * v->k * v->k, ldc = ngrad_wide_patch_error_stride(v), margin = ngrad_wide_margin(v);
   for (size_t j = 0; j < K;) {
-    size_t nc = K - j;
-    if (nc > 6) nc = nc >= 12 ? 6 : (nc + 1) / 2;
+    const size_t nc = tile_rows(K - j);
     const size_t nq = FORWARD_NQ[nc];
     for (size_t q0 = 0; q0 < v->qv; q0 += nq) FORWARD_TILES[nc](dzw, rows, out, ft + j * out, out, dcols + j * ldc + margin, ldc, q0, 0);
     j += nc;

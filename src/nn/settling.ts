@@ -228,14 +228,17 @@ export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0
   return out;
 }
 
-/** ∂E/∂θ at state s, summed over the batch, into grads (W_l's: −ρ(s_{l+1})ᵀρ(s_l); b_l's: −Σ ρ(s_l)),
- * x the clamped input. The ingredient of every contrastive rule: EP's update is the difference of two. */
-export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, scratch: SettlingScratch, grads: DenseParams[]): void {
+/** grads = beta·grads + alpha_l·∂E/∂θ_l at state s, summed over the batch (W_l's ∂E/∂θ: −ρ(s_{l+1})ᵀρ(s_l);
+ * b_l's: −Σ ρ(s_l)), x the clamped input; alpha one number or one a layer. The ingredient of every contrastive
+ * rule: EP's update is the difference of two, the second added onto the first (beta = 1). */
+export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, scratch: SettlingScratch, grads: DenseParams[],
+  alpha: number | readonly number[] = 1, beta = 0): void {
   const L = s.length;
   computeRhos(be, net, s, scratch);
   for (let l = 0; l < L; l++) {
-    be.gemm(true, false, -1, scratch.rhos[l], l === 0 ? x : scratch.rhos[l - 1], 0, grads[l].W);
-    be.sumRows(scratch.rhos[l], -1, 0, grads[l].b);
+    const a = typeof alpha === 'number' ? alpha : alpha[l];
+    be.gemm(true, false, -a, scratch.rhos[l], l === 0 ? x : scratch.rhos[l - 1], beta, grads[l].W);
+    be.sumRows(scratch.rhos[l], -a, beta, grads[l].b);
   }
 }
 

@@ -3,11 +3,10 @@ import {
   computeInputDrive, DEFAULT_SETTLE, energyParamGradients, relax, scratchRows, settlingNet, settlingScratch, settlingState, stateRows,
   type SettlingScratch, type SettlingState,
 } from '../nn/settling.js';
-import type { DenseParams } from '../nn/dense.js';
-import { matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type Batch, type LearningRule, type RuleOptions } from './rule.js';
 import type { Network } from '../nn/network.js';
 import { checkTargetNet, nonNegativeOption } from './target-propagation.js';
+import { flag } from './perturbation.js';
 
 /** The rule's options: Scellier & Bengio's net1 settings (their train_model.py), and Laborieux et al.'s
  * symmetric estimate as an option. */
@@ -52,11 +51,6 @@ export function freeStateRows(state: EquilibriumPropagationState, batch: Batch, 
   }
 }
 
-function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new Error(`rule 'ep': option '${name}' takes true or false, got ${String(value)}`);
-  return value;
-}
 
 /** Per-layer factors on the run's learning rate, e.g. '1,0.5' (S&B's α = 0.1, 0.05 at --lr 0.1). */
 function layerScales(value: unknown): number[] | null {
@@ -82,12 +76,12 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
   if (!(beta > 0)) throw new Error("rule 'ep': option 'beta' must be positive");
   const nudgedSteps = nonNegativeOption('ep', 'nudgedSteps', options.nudgedSteps, EP_DEFAULTS.nudgedSteps);
   if (!Number.isInteger(nudgedSteps) || nudgedSteps < 1) throw new Error("rule 'ep': option 'nudgedSteps' must be a whole number ≥ 1");
-  const randomSign = booleanOption('randomSign', options.randomSign, EP_DEFAULTS.randomSign);
-  const symmetric = booleanOption('symmetric', options.symmetric, EP_DEFAULTS.symmetric);
-  const persistent = booleanOption('persistent', options.persistent, EP_DEFAULTS.persistent);
+  const randomSign = options.randomSign === undefined ? EP_DEFAULTS.randomSign : flag('ep', 'randomSign', options.randomSign);
+  const symmetric = options.symmetric === undefined ? EP_DEFAULTS.symmetric : flag('ep', 'symmetric', options.symmetric);
+  const persistent = options.persistent === undefined ? EP_DEFAULTS.persistent : flag('ep', 'persistent', options.persistent);
   const scales = layerScales(options.layerScale);
 
-  let buffers: { capacity: number; free: SettlingState; nudged: SettlingState; other: SettlingState; scratch: SettlingScratch; at: DenseParams[][] } | null = null;
+  let buffers: { capacity: number; free: SettlingState; nudged: SettlingState; other: SettlingState; scratch: SettlingScratch } | null = null;
   return {
     id: 'ep',
     locality: {
@@ -108,7 +102,7 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       if (!buffers || buffers.capacity < rows) {
         buffers = {
           capacity: rows, free: settlingState(sizes, rows), nudged: settlingState(sizes, rows), other: settlingState(sizes, rows),
-          scratch: settlingScratch(sizes, rows), at: [0, 1].map(() => net.layers.map((p) => ({ W: matrix(p.W.rows, p.W.cols), b: new Float32Array(p.b.length) }))),
+          scratch: settlingScratch(sizes, rows),
         };
       }
       const free = stateRows(buffers.free, rows), nudged = stateRows(buffers.nudged, rows), other = stateRows(buffers.other, rows);
@@ -126,17 +120,12 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       };
       const nudgedResult = nudge(nudged, b);
       if (symmetric) nudge(other, -b);
-      const [atNudged, atOther] = buffers.at;
-      energyParamGradients(be, snet, batch.x, nudged, scratch, atNudged);
-      energyParamGradients(be, snet, batch.x, symmetric ? other : free, scratch, atOther);
-      // Gradient sign convention (the optimizer steps against it): (1/β)(∂E/∂θ(s^β) − ∂E/∂θ(s⁰)), a batch mean.
+      // Gradient sign convention (the optimizer steps against it): (1/β)(∂E/∂θ(s^β) − ∂E/∂θ(s⁰)), a batch mean,
+      // each layer's times its rate factor: the first phase's term written into ctx.grads, the second's added on.
       const factor = 1 / ((symmetric ? 2 * b : b) * Math.max(rows, 1));
-      ctx.grads.forEach((g, l) => {
-        const scale = factor * (scales ? scales[l] ?? 1 : 1);
-        for (const [out, plus, minus] of [[g.W.data, atNudged[l].W.data, atOther[l].W.data], [g.b, atNudged[l].b, atOther[l].b]] as const) {
-          for (let i = 0; i < out.length; i++) out[i] = scale * (plus[i] - minus[i]);
-        }
-      });
+      const alphas = ctx.grads.map((_, l) => factor * (scales ? scales[l] ?? 1 : 1));
+      energyParamGradients(be, snet, batch.x, nudged, scratch, ctx.grads, alphas, 0);
+      energyParamGradients(be, snet, batch.x, symmetric ? other : free, scratch, ctx.grads, alphas.map((a) => -a), 1);
       return {
         loss, grads: ctx.grads, state,
         metrics: { free_steps: freeResult.steps, free_residual: freeResult.residual, nudged_residual: nudgedResult.residual },
