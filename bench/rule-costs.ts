@@ -44,7 +44,7 @@ export const SETTLING_NET: CostNet = {
 export const RULE_COST_NET_OF: Partial<Record<RuleId, CostNet>> = {
   tp: TARGET_PROPAGATION_NET, dtp: TARGET_PROPAGATION_NET, sdtp: TARGET_PROPAGATION_NET, aosdtp: TARGET_PROPAGATION_NET,
   drl: TARGET_PROPAGATION_NET, ddtp: TARGET_PROPAGATION_NET, ldrl: TARGET_PROPAGATION_NET,
-  ep: SETTLING_NET,
+  ep: SETTLING_NET, chl: SETTLING_NET, generec: SETTLING_NET, ap: SETTLING_NET,
 };
 
 /** Every registered rule grouped by the net it is measured on, each group led by bp (the reference). */

@@ -33,6 +33,8 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
                        hard_sigmoid or sigmoid; loss mse by default)                [feedforward]
   --settle E,N[,T]     a settling net's free phase: step size E, at most N steps, stop early
                        once no unit moves more than T·E a step                     [0.5,20,0]
+  --feedback-gain G    a settling net's top-down connections scaled by G (Xie & Seung 2003's
+                       weak feedback for chl and generec; the energy weights layer l by G^(l-1)) [1]
   --epochs N           passes over the training set                               [20]
   --batch N            mini-batch size                                            [100]
   --lr X               learning rate                                              [0.2]
@@ -93,6 +95,7 @@ const OPTIONS = {
   init: { type: 'string' },
   model: { type: 'string', default: 'feedforward' },
   settle: { type: 'string' },
+  'feedback-gain': { type: 'string' },
   epochs: { type: 'string', default: '20' },
   batch: { type: 'string', default: '100' },
   lr: { type: 'string', default: '0.2' },
@@ -136,7 +139,8 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
     throw new UsageError(`unknown model '${values.model}' (choose feedforward or settling)`);
   }
   if (values.settle !== undefined && values.model !== 'settling') throw new UsageError('--settle is for --model settling');
-  const settling = values.model === 'settling' ? { model: 'settling' as const, settle: parseSettle(values.settle) } : {};
+  if (values['feedback-gain'] !== undefined && values.model !== 'settling') throw new UsageError('--feedback-gain is for --model settling');
+  const settling = values.model === 'settling' ? { model: 'settling' as const, settle: parseSettle(values.settle, values['feedback-gain']) } : {};
   if (!OPTIMIZER_NAMES.includes(values.optimizer as OptimizerName)) {
     throw new UsageError(`unknown optimizer '${values.optimizer}' (choose ${OPTIMIZER_NAMES.join(', ')})`);
   }
@@ -312,8 +316,16 @@ function parseGroupOptions(pairs: string[], runOptimizer: OptimizerConfig): Reco
   return groups;
 }
 
-/** --settle E,N[,T]: a settling net's free-phase step size, most steps and tolerance. */
-function parseSettle(text: string | undefined): SettleSpec {
+/** --settle E,N[,T]: a settling net's free-phase step size, most steps and tolerance; --feedback-gain G. */
+function parseSettle(text: string | undefined, gainText: string | undefined): SettleSpec {
+  const settle = parseSettleSteps(text);
+  if (gainText === undefined) return settle;
+  const feedbackGain = Number(gainText);
+  if (!(feedbackGain > 0) || !Number.isFinite(feedbackGain)) throw new UsageError(`bad --feedback-gain '${gainText}': give a positive number, e.g. 0.1`);
+  return { ...settle, feedbackGain };
+}
+
+function parseSettleSteps(text: string | undefined): SettleSpec {
   if (text === undefined) return DEFAULT_SETTLE;
   const parts = text.split(',');
   const [epsilon, steps, tolerance = 0] = parts.map(Number);

@@ -52,6 +52,13 @@ const XOR_SETTINGS: Partial<Record<RuleId, { ruleOptions?: RuleOptions; lr?: num
   ddtp: { ruleOptions: { alpha: 0.3 } },
 };
 
+/** Rules that XOR's settings cannot show learning, and where their learning is tested instead. */
+const XOR_ELSEWHERE: Partial<Record<RuleId, string>> = {
+  // A zero input puts every unit of the settling net at the hard sigmoid's bound 0, where the projected fixed
+  // point's exact gradient is zero: ap's output units clip and never get a gradient (measured: 0.5 on seeds 3–6).
+  ap: 'test/settling-rules.test.ts (ap learns where its units are inside the box)',
+};
+
 function oneStep(id: string, seed: number) {
   const rng = Rng.fromSeed(seed);
   const net = createNetwork(specFor(id), rng);
@@ -86,7 +93,7 @@ for (const id of RULE_IDS) {
     assert.notDeepEqual(oneStep(id, 2).result.grads, result.grads, 'different seed, different update');
   });
 
-  test(`rule contract: ${id} lowers the XOR loss`, () => {
+  test(`rule contract: ${id} lowers the XOR loss`, { skip: XOR_ELSEWHERE[id] && `learning is tested in ${XOR_ELSEWHERE[id]}` }, () => {
     const run = {
       rule: id, ruleOptions: XOR_SETTINGS[id]?.ruleOptions ?? {}, seed: 3, spec: specFor(id),
       optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' as const },

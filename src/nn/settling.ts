@@ -24,6 +24,15 @@ export interface SettlingNet {
   rho: SettlingActivation;
   /** layers[l]: W_l [n_{l+1}, n_l] and the bias b_{l+1} [n_{l+1}]. */
   layers: readonly DenseParams[];
+  /** The feedback gain γ (Xie & Seung 2003): top-down drives are γ W_lᵀ ρ(s_{l+1}); absent: 1. The energy is
+   * then E_γ = Σ_{l≥1} γ^{l−1} (½‖s_l‖² − b_lᵀρ(s_l) − ρ(s_l)ᵀ W_{l−1} ρ(s_{l−1})), and a step moves layer l
+   * by ε γ^{1−l} ∂E_γ/∂s_l: a descent of E_γ whose fixed points are E_γ's. */
+  feedbackGain?: number;
+}
+
+/** γ^{l−1}, the weight of layer l's terms in E_γ (l = 1 … L). */
+export function layerWeight(net: SettlingNet, l: number): number {
+  return (net.feedbackGain ?? 1) ** (l - 1);
 }
 
 /** How a settling network relaxes (a NetworkSpec's `settle`): the free phase's step size ε, its most steps,
@@ -32,6 +41,8 @@ export interface SettleSpec {
   epsilon: number;
   steps: number;
   tolerance: number;
+  /** The feedback gain γ of every top-down connection (SettlingNet.feedbackGain); absent: 1. */
+  feedbackGain?: number;
 }
 
 /** Scellier & Bengio's net1 (their train_model.py): ε 0.5, 20 free steps. */
@@ -47,7 +58,8 @@ export function settlingNet(net: Network): SettlingNet {
   if (spec.hidden !== 'hard_sigmoid' && spec.hidden !== 'sigmoid') {
     throw new Error(`a settling network's units are hard_sigmoid or sigmoid, not ${spec.hidden}: add --act hard_sigmoid`);
   }
-  return { sizes: spec.sizes, rho: spec.hidden, layers: net.layers };
+  const feedbackGain = spec.settle?.feedbackGain;
+  return { sizes: spec.sizes, rho: spec.hidden, layers: net.layers, ...(feedbackGain !== undefined && feedbackGain !== 1 && { feedbackGain }) };
 }
 
 /** s[l − 1] holds layer l's state [rows, n_l], l = 1 … L. */
@@ -67,6 +79,9 @@ export interface RelaxOptions {
   /** Nudging strength β and the targets y [rows, n_L] (both or neither). */
   beta?: number;
   y?: Matrix;
+  /** The output layer held at these values [rows, n_L] (CHL's and GeneRec's plus phase): set before the first
+   * step and never moved; the layers below settle. */
+  clamp?: Matrix;
 }
 
 export interface RelaxResult {
@@ -99,10 +114,17 @@ export interface SettlingScratch {
   drives: Matrix[];
   /** The input's drive x W_0ᵀ + b_1: constant while the net settles, computed once a batch. */
   inputDrive: Matrix;
+  /** Almeida–Pineda's adjoint relaxation: v, ρ′ ⊙ v, the drives of v, ρ′(s), c_l⁻¹ H's diagonal, and
+   * c_L⁻¹ ∂C/∂s_L [rows, n_L]. */
+  adjoint: { v: SettlingState; pv: SettlingState; mixed: SettlingState; prime: SettlingState; diagonal: SettlingState; cost: Matrix };
 }
 
 export function settlingScratch(sizes: readonly number[], rows: number): SettlingScratch {
-  return { rows, rhos: settlingState(sizes, rows), drives: settlingState(sizes, rows), inputDrive: matrix(rows, sizes[1]) };
+  const state = () => settlingState(sizes, rows);
+  return {
+    rows, rhos: state(), drives: state(), inputDrive: matrix(rows, sizes[1]),
+    adjoint: { v: state(), pv: state(), mixed: state(), prime: state(), diagonal: state(), cost: matrix(rows, sizes[sizes.length - 1]) },
+  };
 }
 
 /** The first `rows` rows of buffers made for more. */
@@ -111,7 +133,14 @@ export function stateRows(s: SettlingState, rows: number): SettlingState {
 }
 
 export function scratchRows(scratch: SettlingScratch, rows: number): SettlingScratch {
-  return { rows, rhos: stateRows(scratch.rhos, rows), drives: stateRows(scratch.drives, rows), inputDrive: topRows(scratch.inputDrive, rows) };
+  const { v, pv, mixed, prime, diagonal, cost } = scratch.adjoint;
+  return {
+    rows, rhos: stateRows(scratch.rhos, rows), drives: stateRows(scratch.drives, rows), inputDrive: topRows(scratch.inputDrive, rows),
+    adjoint: {
+      v: stateRows(v, rows), pv: stateRows(pv, rows), mixed: stateRows(mixed, rows), prime: stateRows(prime, rows),
+      diagonal: stateRows(diagonal, rows), cost: topRows(cost, rows),
+    },
+  };
 }
 
 /** inputDrive = x W_0ᵀ + b_1. */
@@ -122,10 +151,15 @@ export function computeInputDrive(be: Backend, net: SettlingNet, x: Matrix, scra
 
 /** rhos[l] = ρ(s_l) for every layer (the hard sigmoid by the backend's clip kernel). */
 function computeRhos(be: Backend, net: SettlingNet, s: SettlingState, scratch: SettlingScratch): void {
+  layerActivities(be, net, s, scratch.rhos);
+}
+
+/** out[l] = ρ(s_l) for every layer: the activities a layer's units send, for s of the same shape as out. */
+export function layerActivities(be: Backend, net: SettlingNet, s: SettlingState, out: SettlingState): void {
   for (let l = 0; l < s.length; l++) {
-    const state = s[l].data, out = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
-    if (net.rho === 'hard_sigmoid') be.clip(state.subarray(0, n), 0, 1, out.subarray(0, n));
-    else for (let i = 0; i < n; i++) out[i] = rho(net.rho, state[i]);
+    const state = s[l].data, n = s[l].rows * s[l].cols, activity = out[l].data;
+    if (net.rho === 'hard_sigmoid') be.clip(state.subarray(0, n), 0, 1, activity.subarray(0, n));
+    else for (let i = 0; i < n; i++) activity[i] = rho(net.rho, state[i]);
   }
 }
 
@@ -140,19 +174,31 @@ function computeDrives(be: Backend, net: SettlingNet, s: SettlingState, scratch:
       be.gemm(false, true, 1, scratch.rhos[l - 1], net.layers[l].W, 0, drive); // bottom-up: ρ(s_l) W_lᵀ …
       be.addRowVector(drive, net.layers[l].b);
     }
-    if (l + 1 < L) be.gemm(false, false, 1, scratch.rhos[l + 1], net.layers[l + 1].W, 1, drive); // … + top-down ρ(s_{l+2}) W_{l+1}
+    if (l + 1 < L) be.gemm(false, false, net.feedbackGain ?? 1, scratch.rhos[l + 1], net.layers[l + 1].W, 1, drive); // … + γ·top-down ρ(s_{l+2}) W_{l+1}
   }
+}
+
+/** The layers a step moves: all, or all but a clamped output layer (which is set to its clamp here). */
+function movingLayers(s: SettlingState, options: RelaxOptions): number {
+  const top = s[s.length - 1];
+  if (!options.clamp) return s.length;
+  if (options.clamp.rows !== top.rows || options.clamp.cols !== top.cols) {
+    throw new Error(`relax: clamp is [${options.clamp.rows}, ${options.clamp.cols}], the output layer [${top.rows}, ${top.cols}]`);
+  }
+  top.data.set(options.clamp.data.subarray(0, top.rows * top.cols));
+  return s.length - 1;
 }
 
 /** Relaxes s in place towards a minimum of F = E + βC (computeInputDrive must have run for this batch). */
 export function relax(be: Backend, net: SettlingNet, s: SettlingState, options: RelaxOptions, scratch: SettlingScratch): RelaxResult {
   const { epsilon, steps } = options, tolerance = options.tolerance ?? 0, beta = options.beta ?? 0, L = s.length;
   if (net.rho === 'hard_sigmoid' && tolerance === 0) return relaxHardSigmoid(be, net, s, options, scratch);
+  const moving = movingLayers(s, options);
   let residual = Infinity, taken = 0;
   while (taken < steps) {
     computeDrives(be, net, s, scratch);
     residual = 0;
-    for (let l = 0; l < L; l++) {
+    for (let l = 0; l < moving; l++) {
       const state = s[l].data, drive = scratch.drives[l].data, n = s[l].rows * s[l].cols;
       const y = l === L - 1 && beta !== 0 ? options.y?.data : undefined;
       for (let i = 0; i < n; i++) {
@@ -177,24 +223,24 @@ export function relax(be: Backend, net: SettlingNet, s: SettlingState, options: 
  * The residual is measured on the last step only (rhos hold the state before it).
  */
 function relaxHardSigmoid(be: Backend, net: SettlingNet, s: SettlingState, options: RelaxOptions, scratch: SettlingScratch): RelaxResult {
-  const { epsilon, steps } = options, beta = options.beta ?? 0, L = s.length, y = options.y;
-  for (let l = 0; l < L; l++) { // states from outside [0, 1] (a fresh start is 0) are clipped in, as one step would
+  const { epsilon, steps } = options, beta = options.beta ?? 0, y = options.y, moving = movingLayers(s, options);
+  for (let l = 0; l < moving; l++) { // states from outside [0, 1] (a fresh start is 0) are clipped in, as one step would
     const n = s[l].rows * s[l].cols;
     be.clip(s[l].data.subarray(0, n), 0, 1, s[l].data.subarray(0, n));
   }
   let residual = 0;
   for (let t = 0; t < steps; t++) {
     const last = t === steps - 1;
-    computeDrives(be, net, s, scratch); // rhos = clip(s) = s: the state before this step
-    for (let l = 0; l < L; l++) {
+    computeDrives(be, net, s, scratch); // rhos = clip(s) = s: the state before this step (a clamp at 0 or 1 too)
+    for (let l = 0; l < moving; l++) {
       const n = s[l].rows * s[l].cols, state = s[l].data.subarray(0, n), drive = scratch.drives[l].data.subarray(0, n);
-      const nudged = l === L - 1 && beta !== 0 && y;
+      const nudged = l === s.length - 1 && beta !== 0 && y;
       be.axpby(epsilon, drive, 1 - epsilon - (nudged ? epsilon * beta : 0), state); // s − ε(s − drive) − εβ s
       if (nudged) be.axpby(epsilon * beta, y.data.subarray(0, n), 1, state); // … + εβ y
       be.clip(state, 0, 1, state);
     }
     if (last) {
-      for (let l = 0; l < L; l++) {
+      for (let l = 0; l < moving; l++) {
         const state = s[l].data, before = scratch.rhos[l].data, n = s[l].rows * s[l].cols;
         for (let i = 0; i < n; i++) residual = Math.max(residual, Math.abs(state[i] - before[i]) / epsilon);
       }
@@ -203,7 +249,7 @@ function relaxHardSigmoid(be: Backend, net: SettlingNet, s: SettlingState, optio
   return { steps, residual };
 }
 
-/** E(s) + βC(s) of every example (float64), for x [rows, n_0]. */
+/** E(s) + βC(s) of every example (float64), for x [rows, n_0]; E_γ under a feedback gain. */
 export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0, y?: Matrix): Float64Array {
   const rows = x.rows, L = s.length, out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -211,12 +257,12 @@ export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0
     const below = (l: number) => (l === 0 ? x.data.subarray(r * x.cols, (r + 1) * x.cols) : s[l - 1].data.subarray(r * s[l - 1].cols, (r + 1) * s[l - 1].cols));
     for (let l = 1; l <= L; l++) {
       const sl = s[l - 1].data.subarray(r * s[l - 1].cols, (r + 1) * s[l - 1].cols), { W, b } = net.layers[l - 1];
-      const lower = below(l - 1), n = sl.length, m = lower.length;
+      const lower = below(l - 1), n = sl.length, m = lower.length, weight = layerWeight(net, l);
       for (let i = 0; i < n; i++) {
         const ri = rho(net.rho, sl[i]);
         let wx = 0;
         for (let j = 0; j < m; j++) wx += W.data[i * m + j] * (l === 1 ? lower[j] : rho(net.rho, lower[j]));
-        e += 0.5 * sl[i] * sl[i] - ri * wx - b[i] * ri;
+        e += weight * (0.5 * sl[i] * sl[i] - ri * wx - b[i] * ri);
       }
     }
     if (beta !== 0 && y) {
@@ -230,7 +276,9 @@ export function energies(net: SettlingNet, x: Matrix, s: SettlingState, beta = 0
 
 /** grads = beta·grads + alpha_l·∂E/∂θ_l at state s, summed over the batch (W_l's ∂E/∂θ: −ρ(s_{l+1})ᵀρ(s_l);
  * b_l's: −Σ ρ(s_l)), x the clamped input; alpha one number or one a layer. The ingredient of every contrastive
- * rule: EP's update is the difference of two, the second added onto the first (beta = 1). */
+ * rule: EP's update is the difference of two, the second added onto the first (beta = 1). These are the Hebbian
+ * terms of E at gain 1; under a feedback gain E_γ weights layer l's by γ^{l−1} (layerWeight), which a rule
+ * that uses a gain folds into its alphas. */
 export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, scratch: SettlingScratch, grads: DenseParams[],
   alpha: number | readonly number[] = 1, beta = 0): void {
   const L = s.length;
@@ -250,50 +298,75 @@ export function energyParamGradients(be: Backend, net: SettlingNet, x: Matrix, s
  *   (H v)_l = v_l − ρ″(s_l) ⊙ d_l ⊙ v_l − ρ′(s_l) ⊙ (W_{l−1} (ρ′(s_{l−1}) ⊙ v_{l−1}) + W_lᵀ (ρ′(s_{l+1}) ⊙ v_{l+1}))
  * (d_l the drive, v_0 = 0: the input is clamped), and the gradient is
  *   dC/dW_l = −[(ρ′(s_{l+1}) ⊙ v_{l+1})ᵀ ρ(s_l) + ρ(s_{l+1})ᵀ (ρ′(s_l) ⊙ v_l)],   dC/db_l = −Σ ρ′(s_l) ⊙ v_l.
- * Returns the adjoint relaxation's steps and its last residual max|H v + ∂C/∂s|.
+ * Under a feedback gain γ, E is E_γ (layer l's terms weighted c_l = γ^{l−1}): H v and the gradient's
+ * layer-l terms take c_l, the top-down term of (H v)_l c_{l+1}, and the relaxation moves layer l by
+ * ε c_l⁻¹ (H v + ∂C/∂s)_l, as the free phase does.
+ * grads are dC/dθ times alpha (one number, or one a layer). Returns the adjoint relaxation's steps and its
+ * last residual max|c_l⁻¹ (H v + ∂C/∂s)_l|.
  */
 export function almeidaPineda(be: Backend, net: SettlingNet, x: Matrix, s: SettlingState, y: Matrix, options: RelaxOptions,
-  scratch: SettlingScratch, grads: DenseParams[]): RelaxResult {
-  const L = s.length, rows = x.rows, sizes = net.sizes;
-  computeDrives(be, net, s, scratch);
-  const d = scratch.drives.map((m) => Float32Array.from(m.data));
-  const rh = scratch.rhos.map((m) => Float32Array.from(m.data));
-  // NOTE: a hard-sigmoid unit clipped at 0 or 1 does not move when θ does (the step pushes it against its
-  // bound), so it counts as a constant here, ρ′ = 0: the derivative of the projected fixed point, which is
-  // what EP's nudged phase measures too (a nudge that does not unclip a unit leaves it where it is).
-  const r1 = s.map((m) => Float32Array.from(m.data, (v) => (net.rho === 'hard_sigmoid' ? (v > 0 && v < 1 ? 1 : 0) : rhoPrime(net.rho, v))));
-  const r2 = s.map((m) => Float32Array.from(m.data, (v) => rhoSecond(net.rho, v)));
-  const v = settlingState(sizes, rows), pv = settlingState(sizes, rows), mixed = settlingState(sizes, rows);
-  const top = s[L - 1].data, dC = Float32Array.from(top, (value, i) => value - y.data[i]); // ∂C/∂s_L
+  scratch: SettlingScratch, grads: DenseParams[], alpha: number | readonly number[] = 1): RelaxResult {
+  const L = s.length, gain = net.feedbackGain ?? 1, epsilon = options.epsilon, tolerance = options.tolerance ?? 0;
+  const { v, pv, mixed, prime, diagonal } = scratch.adjoint;
+  computeDrives(be, net, s, scratch); // rhos = ρ(s) (kept until the gradient below), drives d
+  const hard = net.rho === 'hard_sigmoid';
+  for (let l = 0; l < L; l++) {
+    v[l].data.fill(0);
+    if (hard) continue;
+    const state = s[l].data, d = scratch.drives[l].data, p = prime[l].data, diag = diagonal[l].data;
+    for (let i = 0; i < p.length; i++) {
+      p[i] = rhoPrime(net.rho, state[i]);
+      diag[i] = 1 - rhoSecond(net.rho, state[i]) * d[i]; // c_l⁻¹ H's diagonal
+    }
+  }
+  const top = s[L - 1].data, dC = scratch.adjoint.cost.data, toTop = 1 / layerWeight(net, L);
+  for (let i = 0; i < dC.length; i++) dC[i] = toTop * (top[i] - y.data[i]); // c_L⁻¹ ∂C/∂s_L
+  // NOTE: a hard-sigmoid unit at 0 or 1 does not move when θ does a little (its step pushes it against the
+  // bound), so it counts as a constant: ρ′ = 0 there, 1 inside (the backend's hard_sigmoid derivative, open
+  // interval), ρ″ = 0. This is the derivative of the projected fixed point, which EP's nudge also measures as
+  // β → 0; a unit that stays clipped on every example therefore gets no gradient (docs/RESULTS.md, ap).
+  /** out = ρ′(s_l) ⊙ u (out may be u) */
+  const timesPrime = (l: number, u: Float32Array, out: Float32Array) => {
+    if (hard) be.activateBackward('hard_sigmoid', s[l].data, scratch.rhos[l].data, u, out, 0);
+    else for (let i = 0; i < out.length; i++) out[i] = prime[l].data[i] * u[i];
+  };
   let residual = Infinity, taken = 0;
-  const tolerance = options.tolerance ?? 0;
   while (taken < options.steps) {
-    for (let l = 0; l < L; l++) for (let i = 0; i < v[l].data.length; i++) pv[l].data[i] = r1[l][i] * v[l].data[i]; // ρ′ ⊙ v
+    for (let l = 0; l < L; l++) timesPrime(l, v[l].data, pv[l].data);
     for (let l = 0; l < L; l++) {
-      // mixed_l = W_{l−1} (ρ′ ⊙ v)_{l−1} + W_lᵀ (ρ′ ⊙ v)_{l+1}, v_0 = 0.
+      // mixed_l = W_{l−1} (ρ′ ⊙ v)_{l−1} + γ W_lᵀ (ρ′ ⊙ v)_{l+1}, v_0 = 0; then ρ′ ⊙ mixed_l.
       if (l > 0) be.gemm(false, true, 1, pv[l - 1], net.layers[l].W, 0, mixed[l]);
       else mixed[l].data.fill(0);
-      if (l + 1 < L) be.gemm(false, false, 1, pv[l + 1], net.layers[l + 1].W, 1, mixed[l]);
+      if (l + 1 < L) be.gemm(false, false, gain, pv[l + 1], net.layers[l + 1].W, 1, mixed[l]);
+      timesPrime(l, mixed[l].data, mixed[l].data);
     }
+    const measure = tolerance > 0 || taken === options.steps - 1;
     residual = 0;
     for (let l = 0; l < L; l++) {
-      const vl = v[l].data, m = mixed[l].data;
+      // c_l⁻¹ (H v + ∂C/∂s)_l = diag ⊙ v_l − ρ′ ⊙ mixed_l (+ c_L⁻¹ ∂C/∂s_L); v_l ← v_l − ε · that.
+      const vl = v[l].data, m = mixed[l].data, atTop = l === L - 1;
+      if (hard) {
+        if (measure) for (let i = 0; i < vl.length; i++) residual = Math.max(residual, Math.abs(vl[i] - m[i] + (atTop ? dC[i] : 0)));
+        be.axpby(epsilon, m, 1 - epsilon, vl);
+        if (atTop) be.axpby(-epsilon, dC, 1, vl);
+        continue;
+      }
+      const diag = diagonal[l].data;
       for (let i = 0; i < vl.length; i++) {
-        let hv = vl[i] - r2[l][i] * d[l][i] * vl[i] - r1[l][i] * m[i];
-        if (l === L - 1) hv += dC[i];
-        if (Math.abs(hv) > residual) residual = Math.abs(hv);
-        vl[i] -= options.epsilon * hv;
+        const hv = diag[i] * vl[i] - m[i] + (atTop ? dC[i] : 0);
+        residual = Math.max(residual, Math.abs(hv));
+        vl[i] -= epsilon * hv;
       }
     }
     taken++;
     if (residual < tolerance) break;
   }
-  for (let l = 0; l < L; l++) for (let i = 0; i < v[l].data.length; i++) pv[l].data[i] = r1[l][i] * v[l].data[i];
+  for (let l = 0; l < L; l++) timesPrime(l, v[l].data, pv[l].data);
   for (let l = 0; l < L; l++) {
-    const lowerRho: Matrix = l === 0 ? x : { rows, cols: sizes[l], data: rh[l - 1] };
-    be.gemm(true, false, -1, pv[l], lowerRho, 0, grads[l].W);
-    if (l > 0) be.gemm(true, false, -1, { rows, cols: sizes[l + 1], data: rh[l] }, pv[l - 1], 1, grads[l].W);
-    be.sumRows(pv[l], -1, 0, grads[l].b);
+    const c = layerWeight(net, l + 1) * (typeof alpha === 'number' ? alpha : alpha[l]);
+    be.gemm(true, false, -c, pv[l], l === 0 ? x : scratch.rhos[l - 1], 0, grads[l].W);
+    if (l > 0) be.gemm(true, false, -c, scratch.rhos[l], pv[l - 1], 1, grads[l].W);
+    be.sumRows(pv[l], -c, 0, grads[l].b);
   }
   return { steps: taken, residual };
 }

@@ -5,6 +5,9 @@ import { differenceTargetPropagation } from './difference-target-propagation.js'
 import { directFeedbackAlignment } from './direct-feedback-alignment.js';
 import { directDtp } from './direct-dtp.js';
 import { equilibriumPropagation } from './equilibrium-propagation.js';
+import { contrastiveHebbian } from './contrastive-hebbian.js';
+import { generec } from './generec.js';
+import { almeidaPinedaRule } from './almeida-pineda.js';
 import { differenceReconstruction } from './difference-reconstruction.js';
 import { exactTargetPropagation } from './exact-target-propagation.js';
 import { feedbackAlignment } from './feedback-alignment.js';
@@ -94,6 +97,37 @@ export const RULES = {
       'activity between the two phases. One kind of neuron and one kind of signal, and the update tends to the ' +
       'exact gradient as the nudge shrinks; it needs symmetric weights and the time to settle.',
     create: (options) => equilibriumPropagation(options) as LearningRule,
+    model: 'settling',
+  },
+  chl: {
+    title: 'Contrastive Hebbian learning',
+    paper: 'Movellan 1991, Contrastive Hebbian learning in the continuous Hopfield model, Connectionist Models Summer School; Xie & Seung 2003, Equivalence of backpropagation and contrastive Hebbian learning in a layered network, Neural Comput. 15:441–454',
+    summary:
+      'The same settling network runs twice: free, then with the outputs clamped to the target. Each synapse ' +
+      'learns the clamped phase’s pre × post activity and unlearns the free phase’s. With weak feedback and ' +
+      'layer-scaled rates it follows backprop’s gradient (Xie & Seung); it needs symmetric weights, and a ' +
+      'hard clamp can pull the network into a different attractor.',
+    create: (options) => contrastiveHebbian(options) as LearningRule,
+    model: 'settling',
+  },
+  generec: {
+    title: 'GeneRec',
+    paper: 'O’Reilly 1996, Biologically plausible error-driven learning using local activation differences: the generalized recirculation algorithm, Neural Comput. 8:895–938',
+    summary:
+      'The phases of contrastive Hebbian learning, but the error is the receiving unit’s change of activity ' +
+      'between them times a sending activity (the minus phase’s, or the two phases’ midpoint); the symmetric ' +
+      'midpoint form is exactly CHL. An NGRAD: the error is a difference of one neuron’s activity in time.',
+    create: (options) => generec(options) as LearningRule,
+    model: 'settling',
+  },
+  ap: {
+    title: 'Almeida–Pineda recurrent backpropagation',
+    paper: 'Almeida 1987, A learning rule for asynchronous perceptrons with feedback in a combinatorial environment, IEEE ICNN; Pineda 1987, Generalization of back-propagation to recurrent neural networks, Phys. Rev. Lett. 59:2229',
+    summary:
+      'The exact gradient of the cost at the settling network’s free fixed point: an adjoint state relaxes ' +
+      'through the transposed weights and its outer product with the activities is the update. The reference ' +
+      'that equilibrium propagation, CHL and GeneRec approach; it needs a second kind of signal in every unit.',
+    create: (options) => almeidaPinedaRule(options) as LearningRule,
     model: 'settling',
   },
   delta: {

@@ -75,6 +75,10 @@ export interface StepResult<S> {
    * activity h_l (ctx.ws.h[l]), targets[l] for l = 0 … L−2, [batch, width_l]; absent on a step that sets none
    * (an inverse-only pass). Views on the rule's own buffers, valid until its next step: nothing is copied. */
   targets?: readonly Matrix[];
+  /** Optional, for diagnostics (settling rules): the free phase's fixed point s_1 … s_L this step reached, [batch,
+   * n_l] each, where the angles' reference (Almeida–Pineda's gradient) is taken. Views on the rule's buffers,
+   * valid until its next step. */
+  freeState?: readonly Matrix[];
   /** Proposed updates of the rule's trainable groups, by group name, one array per tensor of the group (in
    * gradient sign convention, like grads). A group left out is not updated this step. */
   groupGrads?: Readonly<Record<string, readonly Float32Array[]>>;

@@ -9,6 +9,7 @@ import type { Batch, InitInfo, LearningRule } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { GaussNewtonReference } from '../metrics/gauss-newton.js';
+import { SettlingReference } from '../metrics/settling-reference.js';
 import { exampleTargets, type ExampleTargets } from '../metrics/targets.js';
 import { TrainingDivergedError, type EventSink } from './events.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
@@ -106,6 +107,7 @@ export class Trainer {
   private ruleRng: Rng;
   private reference: BackpropReference | null = null;
   private gaussNewton: GaussNewtonReference | null = null;
+  private settlingGradient: SettlingReference | null = null;
   private groupCache: { ruleState: unknown; stage: number; groups: readonly ResolvedGroup[] } | null = null;
   private sink: EventSink = () => {};
   /** Collects a batch's rule metrics into the running epoch's means (set by trainEpoch). */
@@ -235,8 +237,9 @@ export class Trainer {
     // references see the parameters the rule saw, and the feedback matrices are the ones the step used.
     if (this.alignPending && result.updatesForward !== false) {
       this.alignPending = false;
-      const reference = this.backpropReference().compute(be, batch);
-      const gaussNewton = this.gaussNewtonReference().compute(be, batch);
+      const settling = state.net.spec.model === 'settling';
+      const reference = settling ? this.settlingReference().compute(be, batch, settledState(rule.id, result.freeState)) : this.backpropReference().compute(be, batch);
+      const gaussNewton = settling ? null : this.gaussNewtonReference().compute(be, batch);
       const feedback = rule.feedbackMatrices?.(state.ruleState);
       const layers = compareWithBackprop(state.net, result, reference, feedback, gaussNewton);
       this.sink({ type: 'alignment', epoch: state.epoch + 1, step: state.step + 1, layers });
@@ -287,6 +290,11 @@ export class Trainer {
   private backpropReference(): BackpropReference {
     this.reference ??= new BackpropReference(this.state.net, this.ws.capacity);
     return this.reference;
+  }
+
+  private settlingReference(): SettlingReference {
+    this.settlingGradient ??= new SettlingReference(this.state.net, this.ws.capacity);
+    return this.settlingGradient;
   }
 
   /** For target-propagation rules: one example (row) of the last step's batch, its hidden activities h_l and the
@@ -400,4 +408,10 @@ export function checkDataFits(net: Network, data: DataSplits): void {
     throw new Error(`the network's input ${image.join('x')} does not fit the data's images of ${shape.join('x')}: start --arch with ${shape.join('x')}`);
   }
   if (data.train.x.rows === 0) throw new Error('the training set is empty: give a data set with at least one training example');
+}
+
+/** A settling rule's free fixed point, which its angles' reference needs. */
+function settledState(rule: string, freeState: readonly Matrix[] | undefined): readonly Matrix[] {
+  if (!freeState) throw new Error(`rule '${rule}' trains a settling network but reports no free state: it cannot be compared with Almeida–Pineda's gradient (--align-every 0)`);
+  return freeState;
 }
