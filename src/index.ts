@@ -20,6 +20,7 @@ export {
 export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
 export { RULES, RULE_IDS, createRule, isRuleId, specForRule, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
+export { EP_DEFAULTS } from './rules/equilibrium-propagation.js';
 
 export { chain, type Transform, type StepInfo } from './optim/transform.js';
 export { adam, momentum, weightDecay } from './optim/transforms.js';
@@ -27,6 +28,9 @@ export { makeOptimizer, DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig
 
 export { evaluate, type Evaluation } from './metrics/classification.js';
 export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
+export {
+  settlingTrace, tracePhase, tracedUnits, type PhaseTrace, type SettlingTrace, type SettlingTraceOptions, type TracedUnit,
+} from './metrics/settling-trace.js';
 
 export type { Dataset, DataSplits } from './data/dataset.js';
 export { DataError, isDataError } from './data/errors.js';
@@ -41,7 +45,7 @@ export { createTrainer, seededTrainer, runStages, totalEpochs, type RunConfig, t
 export { singleStage, type Stage, type GroupSettings } from './train/stage.js';
 export {
   almeidaPineda, computeInputDrive, DEFAULT_SETTLE, energies, energyParamGradients, relax, settlingNet, settlingScratch, settlingState,
-  type SettleSpec, type SettlingNet, type SettlingState,
+  type RelaxOptions, type SettleSpec, type SettlingNet, type SettlingState,
 } from './nn/settling.js';
 export { feedForwardModel, settlingModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
 export { networkLayers, checkNetworkSize, architectureSpec } from './nn/network.js';

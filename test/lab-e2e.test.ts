@@ -184,6 +184,36 @@ test('lab e2e: dtp shows its layer-local losses, its inverses\' reconstruction e
   });
 });
 
+test('lab e2e: ep trains beside bp in Compare, and Inside shows its settling: E and F over relaxation steps, the residual, units\' states', { skip, timeout: 90_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?task=xor&hidden=8&rules=bp,ep&lr=0.5&batch=4&speed=10&panel=inside`);
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.match(await page.textContent('.slot1 .rule-info') ?? '', /Equilibrium propagation.*Scellier/s);
+    assert.equal(await page.isHidden('#settling-section'), true, 'nothing to show before training');
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-angle-1')?.dataset.points) >= 4, undefined, { timeout: 60_000, polling: 200 });
+    await page.click('#pause');
+    await page.waitForSelector('#status[data-state=paused]');
+    assert.equal(await page.isVisible('#settling-section'), true);
+    assert.deepEqual(await page.$$eval('#settling .settling-rule', (els) => els.map((e) => (e as HTMLElement).dataset.rule)), ['ep'], 'a block for the settling rule only');
+    // ep is in slot 1: 20 free steps (E, 21 values) then 4 nudged ones (F, 5 values); residuals one a step.
+    const points = async (what: string) => Number(await page.getAttribute(`#chart-settling-${what}-1`, 'data-points'));
+    assert.equal(await points('energy'), 21 + 5);
+    assert.ok(await points('residual') > 0 && await points('residual') <= 24, 'residuals on a log scale (a step that moves nothing is not drawn)');
+    assert.equal(await points('hidden'), 3 * 25, 'three hidden units over 25 states');
+    assert.equal(await points('output'), 2 * 25, 'both output units');
+    const numbers = await page.$eval('#settling .settling-rule[data-rule=ep]', (e) => ({ ...(e as HTMLElement).dataset }));
+    for (const name of ['freeEnergy', 'freeResidual', 'secondEnergy', 'secondResidual']) {
+      assert.ok(Number.isFinite(Number(numbers[name])) && numbers[name] !== '', `${name}: ${numbers[name]}`);
+    }
+    assert.match(await page.textContent('#settling .settling-numbers') ?? '', /^free phase: E \S+ → \S+ in 20 steps, .*; nudged, β = 0\.5: F \S+ → \S+ in 4 steps/);
+    assert.match(await page.textContent('#settling h4') ?? '', /^ep: an example of class [01] of the latest update$/);
+    await shot(page, 'lab-settling.png');
+    await page.click('#tab-compare');
+    assert.notEqual(await page.getAttribute('table.status tr[data-rule=ep]', 'data-train-loss'), '', 'ep trains in the Compare panel');
+  });
+});
+
 test('lab e2e: MNIST subset from the server trains in the worker; receptive fields are drawn', { skip, timeout: 90_000 }, async () => {
   await withLab(async (page, lab) => {
     await page.goto(`${lab.url}?task=mnist&hidden=16&rules=bp,dfa&lr=0.05&batch=20&speed=25&panel=inside`);

@@ -1,4 +1,4 @@
-import type { RuleId } from '../../src/index.js';
+import type { RuleId, SettlingTrace } from '../../src/index.js';
 import type { Settings } from './state.js';
 
 /* The messages between the page (draws) and the training worker (computes). Plain data only: typed arrays
@@ -55,6 +55,16 @@ export interface TargetsReport {
   label: number | null;
 }
 
+/** A settling rule's relaxation on one example of the tick's last batch, at the current parameters (settling-report.ts). */
+export interface SettlingReport {
+  /** The free phase from zero states, then the second phase from its last state. */
+  trace: SettlingTrace;
+  /** What the second phase is, for the legends: 'nudged, β = 0.5'. */
+  second: string;
+  /** The example's class on classification tasks, else null. */
+  label: number | null;
+}
+
 export interface RuleReport {
   rule: RuleId;
   /** Why the rule cannot train this network (its one-line error), or null; a refused rule reports nothing else. */
@@ -77,6 +87,8 @@ export interface RuleReport {
   metrics: Record<string, number> | null;
   /** Target-propagation rules: the targets of the tick's last update for one of its examples; null otherwise. */
   targets: TargetsReport | null;
+  /** Settling rules: their relaxation on one example of the tick's last batch; null otherwise. */
+  settling: SettlingReport | null;
 }
 
 export interface TickReport {

@@ -5,11 +5,13 @@ import { RULE_COLORS } from '../views/colors.js';
 import { drawDecisionSurface } from '../views/decision-surface.js';
 import { LineChart, type LineStyle } from '../views/line-chart.js';
 import { drawReceptiveFields } from '../views/receptive-fields.js';
+import { SettlingSection } from './settling-section.js';
 import { TargetsSection } from './targets-section.js';
 
 /**
  * The Inside panel: per layer, the angle between each rule's update and the true gradient; ∠(B, Wᵀ) for
- * rules with feedback weights; for target-propagation rules their targets and inverses (TargetsSection); the
+ * rules with feedback weights; for target-propagation rules their targets and inverses (TargetsSection); for
+ * settling rules their relaxation (SettlingSection); the
  * decision surface (2-D tasks) or first-layer receptive fields (images). Rule by colour, as in the Compare panel.
  */
 export class InsideView {
@@ -20,6 +22,7 @@ export class InsideView {
   private canvases: HTMLCanvasElement[] = [];
   private captions: HTMLElement[] = [];
   private readonly targets = new TargetsSection();
+  private readonly settling = new SettlingSection();
   private task: TaskInfo | null = null;
 
   constructor(container: HTMLElement) {
@@ -31,6 +34,7 @@ export class InsideView {
         '∠(B, Wᵀ) compares a layer\'s feedback weights with the transpose of its forward weights.']),
       this.charts,
       this.targets.element,
+      this.settling.element,
       this.pictures,
     );
   }
@@ -46,6 +50,7 @@ export class InsideView {
     this.canvases = [];
     this.captions = [];
     this.targets.reset(task);
+    this.settling.reset();
     this.charts.replaceChildren();
     this.pictures.replaceChildren();
     if (!task) return;
@@ -91,6 +96,7 @@ export class InsideView {
       });
     }
     this.targets.draw(history, last);
+    this.settling.draw(last);
     const task = this.task;
     if (!task) return;
     last.rules.forEach((r, i) => {

@@ -7,6 +7,7 @@ import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type Targ
 import { BatchStream } from './batch-stream.js';
 import { MetricMeans } from './metric-means.js';
 import { labRuleOptions } from './rule-options.js';
+import { settlingReport } from './settling-report.js';
 
 /** Measure the angles to the true gradient every this many updates: often enough for a smooth curve,
  * rare enough that the extra backprop pass costs little. */
@@ -86,7 +87,7 @@ export class Race {
   tick(): TickReport {
     const reports = this.entrants.map((e): RuleReport => ({
       rule: e.run.rule, refused: e.refused, trainLoss: null, testLoss: null, testError: null, diverged: e.diverged,
-      angles: null, surface: null, fields: null, metrics: null, targets: null,
+      angles: null, surface: null, fields: null, metrics: null, targets: null, settling: null,
     }));
     const lossSums = this.entrants.map(() => 0);
     let rows = 0;
@@ -113,6 +114,7 @@ export class Race {
       report.fields = this.fields(e.trainer);
       report.metrics = e.metrics.means();
       report.targets = lastBatch && targetsOf(e.trainer, lastBatch);
+      report.settling = lastBatch && settlingReport(e.run.rule, e.run.ruleOptions, e.trainer.state.net, this.backend, lastBatch);
     });
     return { step: this.steps, epoch: this.stream.taken / this.data.train.x.rows, rules: reports };
   }

@@ -27,11 +27,14 @@ export interface LineChartOptions {
 export class LineChart {
   private plot: uPlot | null = null;
   private lines: readonly LineStyle[] = [];
+  private markX: number | null = null;
 
   constructor(private readonly container: HTMLElement, private readonly options: LineChartOptions) {}
 
-  /** Redraws with new lines and data; ys[i] belongs to lines[i] and is aligned with x. */
-  draw(lines: readonly LineStyle[], x: readonly number[], ys: readonly (readonly (number | null)[])[]): void {
+  /** Redraws with new lines and data; ys[i] belongs to lines[i] and is aligned with x. markX: a dashed vertical
+   * line at that x (e.g. where a second phase begins). */
+  draw(lines: readonly LineStyle[], x: readonly number[], ys: readonly (readonly (number | null)[])[], markX: number | null = null): void {
+    this.markX = markX;
     if (!this.plot || !sameLines(lines, this.lines)) this.rebuild(lines);
     // A chart made while its panel was hidden had no width to measure; fit it once it is shown.
     const width = this.container.clientWidth;
@@ -60,7 +63,22 @@ export class LineChart {
       axes: [{ label: xLabel }, { label: yLabel, size: 60, ...(logY && { values: (_: uPlot, ticks: number[]) => ticks.map(logTick) }) }],
       series: [{ label: xLabel }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, dash: l.dash, spanGaps: false }))],
       legend: { live: false },
+      hooks: { draw: [(u) => this.drawMark(u)] },
     }, [[], ...lines.map(() => [])] as uPlot.AlignedData, this.container);
+  }
+
+  private drawMark(u: uPlot): void {
+    if (this.markX === null) return;
+    const x = u.valToPos(this.markX, 'x', true), { ctx, bbox } = u;
+    ctx.save();
+    ctx.strokeStyle = '#888';
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    ctx.restore();
   }
 }
 
