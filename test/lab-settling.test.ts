@@ -62,8 +62,13 @@ test('lab: the traced free phase ends at the settling model\'s prediction for th
   assert.equal(outputs.length, predicted.cols, 'every output unit is traced');
   for (const { u, i } of outputs) assert.equal(report.trace.free.states[i][DEFAULT_SETTLE.steps], predicted.data[u.unit], `output ${u.unit}`);
   assert.equal(report.label, batch.labels![0]);
-  const { second } = tracedPhases(options, net, batch.y);
+  const { second } = tracedPhases('ep', options, net, batch.y);
   assert.deepEqual({ ...second, y: null }, { epsilon: DEFAULT_SETTLE.epsilon, steps: 9, beta: 0.2, y: null });
+  // CHL's second phase holds the output at the target; ap has none.
+  const clamped = settlingReport('chl', { clampedSteps: 7 }, net, be, batch)!;
+  assert.equal(clamped.trace.second!.steps, 7);
+  for (const { i, u } of outputs) assert.equal(clamped.trace.second!.states[i][7], batch.y.data[u.unit], `output ${u.unit} stays clamped`);
+  assert.equal(settlingReport('ap', {}, net, be, batch)!.trace.second, null);
   assert.equal(settlingReport('bp', {}, net, be, batch), null);
 });
 
