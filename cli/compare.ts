@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/files.js';
 import { runsFigure, type RunCurves } from '../node/plot.js';
-import { isRuleId, RULE_IDS, type RuleId } from '../src/rules/registry.js';
+import { isRuleId, RULE_IDS, specForRule, type RuleId } from '../src/rules/registry.js';
 import { trainWithFiles, type RunSummary } from './run-files.js';
 import { prepareRunFolder } from './run-folder.js';
 import { dataLabel, dataSource, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
@@ -15,7 +15,9 @@ export const COMPARE_DEFAULTS = {
 export const COMPARE_USAGE = `usage: ngrad compare [--rules ${COMPARE_DEFAULTS.rules}] [train options]
   Trains each rule under one protocol — same seed, same initial forward weights, same data order — and
   prints a table (test error, final angles to the true gradient, time per epoch); writes OUT/compare.svg,
-  OUT/compare.json and one folder per rule. Rule options go as --rule-opt RULE.KEY=VALUE.
+  OUT/compare.json and one folder per rule. Rule options go as --rule-opt RULE.KEY=VALUE. A settling
+  rule (ep, chl, generec, ap) trains the settling network of the same widths (hard-sigmoid units, squared
+  error, 20 free steps of size 0.5), its angles measured to Almeida–Pineda's gradient.
   Defaults differ from train: --arch ${COMPARE_DEFAULTS.arch} --epochs ${COMPARE_DEFAULTS.epochs} --align-every ${COMPARE_DEFAULTS.alignEvery}
 ${TRAIN_USAGE.split('\n').slice(1).filter((l) => !/--rule /.test(l)).join('\n')}`;
 
@@ -39,7 +41,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const summaries: RunSummary[] = [];
   const curves: RunCurves[] = [];
   const trainers = rules.map((rule) => {
-    const run = { ...base, rule, ruleOptions: optionsByRule[rule] };
+    // A settling rule trains the settling network of the same widths (hard-sigmoid units, squared error).
+    const run = { ...base, spec: specForRule(rule, base.spec), rule, ruleOptions: optionsByRule[rule] };
     return { rule, run, trainer: trainerFor(run, backend, data) }; // every configuration checked before any training
   });
   for (const { rule, run, trainer } of trainers) {

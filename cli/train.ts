@@ -159,7 +159,9 @@ function formatSummary(s: RunSummary): string {
   ];
   for (const a of s.angles) {
     const fb = a.feedback === null ? '' : `, ∠(B, Wᵀ) ${a.feedback.toFixed(1)}°`;
-    const update = Number.isFinite(a.update) ? `${a.update.toFixed(1)}°` : '— (no parameters)';
+    // NOTE: no angle when the update or the gradient was zero at every measurement of the last epoch: a layer
+    // without parameters (pooling), or a settling net that fits its batches exactly (hard-sigmoid outputs at 0 and 1).
+    const update = Number.isFinite(a.update) ? `${a.update.toFixed(1)}°` : '— (the update or the gradient was zero at every measurement)';
     lines.push(`  layer ${a.layer}: ∠(update, gradient) ${update}${fb}`);
   }
   return `${lines.join('\n')}\n`;

@@ -20,6 +20,10 @@ import { generec } from '../src/rules/generec.js';
 import { almeidaPinedaRule } from '../src/rules/almeida-pineda.js';
 import { equilibriumPropagation } from '../src/rules/equilibrium-propagation.js';
 import { randomMatrix } from './helpers.js';
+import { createTrainer } from '../src/train/run.js';
+import { DEFAULT_TRAIN } from '../src/train/trainer.js';
+import { DEFAULT_OPTIMIZER } from '../src/optim/optimizer.js';
+import type { RuleId } from '../src/rules/registry.js';
 
 const be = createJsBackend();
 const SETTLED: SettleSpec = { epsilon: 0.2, steps: 20000, tolerance: 1e-7 };
@@ -194,4 +198,32 @@ test('ap learns where its units are inside the box: 200 plain steps at rate 0.2 
     net.layers.forEach((p, l) => { be.axpby(-0.2, grads[l].W.data, 1, p.W.data); be.axpby(-0.2, grads[l].b, 1, p.b); });
   }
   assert.ok(last < 0.5 * first, `cost ${first} → ${last}`);
+});
+
+test('the trainer measures a settling rule\'s angles against Almeida–Pineda\'s gradient at the rule\'s own free fixed point', () => {
+  const { x, y } = network('hard_sigmoid', SETTLED, [6, 8, 7, 4], 5);
+  const data = { train: { name: 'train', x, y }, test: { name: 'test', x, y } };
+  const angles = (rule: RuleId) => {
+    const spec: NetworkSpec = {
+      sizes: [6, 8, 7, 4], hidden: 'hard_sigmoid', output: 'hard_sigmoid', leakySlope: 0.01, loss: 'mse', init: { kind: 'glorot' },
+      model: 'settling', settle: { epsilon: 0.5, steps: 200, tolerance: 0 },
+    };
+    const run = {
+      rule, ruleOptions: (rule === 'ep' ? { beta: 0.01, randomSign: false, nudgedSteps: 200 } : {}) as RuleOptions, seed: 4, spec,
+      optimizer: { ...DEFAULT_OPTIMIZER, name: 'sgd' as const }, train: { ...DEFAULT_TRAIN, epochs: 5, batchSize: 3, lr: 0.05, alignEvery: 1 },
+    };
+    const trainer = createTrainer(run, be, data);
+    const measured: number[] = [];
+    trainer.run((e) => { if (e.type === 'alignment') measured.push(...e.layers.map((l) => l.updateAngle).filter(Number.isFinite)); });
+    return measured;
+  };
+  // ap's own adjoint (200 steps) against the reference's (relaxed to 10⁻⁵), and ep at a small β: both close to 0°;
+  // (measured: under 0.01° and 0.2°).
+  for (const rule of ['ap', 'ep'] as const) {
+    const measured = angles(rule);
+    assert.ok(measured.length >= 4, `${rule}: ${measured.length} angles measured`);
+    assert.ok(Math.max(...measured) < 5, `${rule}: angles ${measured.map((a) => a.toFixed(1)).join(', ')}`);
+  }
+  const chl = angles('chl');
+  assert.ok(chl.length > 0 && Math.max(...chl) > 5, 'chl (full feedback, hard clamp) is another update');
 });

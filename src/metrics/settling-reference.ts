@@ -3,7 +3,8 @@ import type { Matrix } from '../tensor/matrix.js';
 import type { DenseParams } from '../nn/dense.js';
 import { zerosLike, type Network } from '../nn/network.js';
 import {
-  almeidaPineda, computeInputDrive, DEFAULT_SETTLE, scratchRows, settlingNet, settlingScratch, settlingState, stateRows, type SettlingScratch,
+  almeidaPineda, computeInputDrive, DEFAULT_SETTLE, scratchRows, settlingNet, settlingScratch, settlingState, stateRows,
+  type SettlingScratch, type SettlingState,
 } from '../nn/settling.js';
 import type { Batch } from '../rules/rule.js';
 
@@ -18,7 +19,7 @@ const ADJOINT_STEPS = 2000, ADJOINT_TOLERANCE = 1e-5;
 export class SettlingReference {
   private readonly grads: DenseParams[];
   private scratch: SettlingScratch;
-  private state;
+  private state: SettlingState;
 
   constructor(private readonly net: Network, capacity: number) {
     this.grads = zerosLike(net.layers);
