@@ -2,7 +2,7 @@ import { almeidaPineda as adjointGradient, DEFAULT_SETTLE, settlingNet } from '.
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 import { flag } from './perturbation.js';
 import {
-  checkLayerScales, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -26,11 +26,7 @@ export function almeidaPinedaRule(options: RuleOptions = {}): LearningRule<Settl
       weightTransport: true,
       note: 'the adjoint relaxation sends its signal down through W_lᵀ and up through W_l: a second, error-carrying state in every unit, and symmetric weights',
     },
-    init(net, _rng, info) {
-      const state = settlingRuleState('ap', net, persistent, info);
-      checkLayerScales('ap', scales, net);
-      return state;
-    },
+    init: (net, _rng, info) => settlingRuleState('ap', net, persistent, scales, info),
     step(ctx, state, batch) {
       const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
       const adjointSteps = adjointStepsOption ?? settle.steps;

@@ -6,7 +6,7 @@ import type { Batch } from './rule.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 import { flag } from './perturbation.js';
 import {
-  checkLayerScales, copyState, feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  copyState, feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -39,11 +39,7 @@ export function contrastiveHebbian(options: RuleOptions = {}): LearningRule<Sett
       weightTransport: true,
       note: 'symmetric connections: the clamped target reaches the hidden layers through W_lᵀ, the synapses of the forward drive; each update is local (pre × post activity in two phases)',
     },
-    init(net, _rng, info) {
-      const state = settlingRuleState('chl', net, persistent, info);
-      checkLayerScales('chl', scales, net);
-      return state;
-    },
+    init: (net, _rng, info) => settlingRuleState('chl', net, persistent, scales, info),
     step(ctx, state, batch) {
       const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
       const clampedSteps = clampedStepsOption ?? settle.steps;

@@ -3,7 +3,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js
 import { nonNegativeOption } from './target-propagation.js';
 import { flag } from './perturbation.js';
 import {
-  checkLayerScales, copyState, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  copyState, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -38,11 +38,7 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       weightTransport: true,
       note: 'symmetric connections: the nudge reaches the hidden layers through W_lᵀ, the same synapses as the forward drive, and each update is local (pre × post activity in two phases)',
     },
-    init(net, _rng, info) {
-      const state = settlingRuleState('ep', net, persistent, info);
-      checkLayerScales('ep', scales, net);
-      return state;
-    },
+    init: (net, _rng, info) => settlingRuleState('ep', net, persistent, scales, info),
     step(ctx, state, batch) {
       const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
       buffers = phaseBuffers(buffers, snet.sizes, rows);

@@ -4,7 +4,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js
 import { flag } from './perturbation.js';
 import { clampedPhase } from './contrastive-hebbian.js';
 import {
-  checkLayerScales, feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -49,11 +49,7 @@ export function generec(options: RuleOptions = {}): LearningRule<SettlingRuleSta
       weightTransport: true,
       note: 'symmetric connections: the clamped target reaches the hidden layers through W_lᵀ; each update is the receiving unit\'s change between the phases times a sending activity',
     },
-    init(net, _rng, info) {
-      const state = settlingRuleState('generec', net, persistent, info);
-      checkLayerScales('generec', scales, net);
-      return state;
-    },
+    init: (net, _rng, info) => settlingRuleState('generec', net, persistent, scales, info),
     step(ctx, state, batch) {
       const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
       const clampedSteps = clampedStepsOption ?? settle.steps;

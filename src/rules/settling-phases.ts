@@ -33,9 +33,11 @@ export function particleWidth(net: Network): number {
 }
 
 /** A settling rule's first state: particles for every training example when persistent (and the run says how
- * many examples it has). */
-export function settlingRuleState(rule: string, net: Network, persistent: boolean, info: InitInfo | undefined): SettlingRuleState {
+ * many examples it has), after checking the net and that the per-layer rate factors fit it. */
+export function settlingRuleState(rule: string, net: Network, persistent: boolean, scales: readonly number[] | null,
+  info: InitInfo | undefined): SettlingRuleState {
   checkSettlingNet(rule, net);
+  checkLayerScales(rule, scales, net);
   const trainExamples = info?.trainExamples ?? 0;
   return { particles: persistent && trainExamples > 0 ? new Float32Array(trainExamples * particleWidth(net)) : null, trainExamples };
 }
@@ -69,7 +71,7 @@ export function layerScales(rule: string, value: unknown): number[] | null {
 }
 
 /** Throws unless there is one factor a layer. */
-export function checkLayerScales(rule: string, scales: readonly number[] | null, net: Network): void {
+function checkLayerScales(rule: string, scales: readonly number[] | null, net: Network): void {
   if (scales && scales.length !== net.layers.length) {
     throw new Error(`rule '${rule}': option 'layerScale' needs ${net.layers.length} factors (one a layer), got ${scales.length}`);
   }
