@@ -32,7 +32,8 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
                        clamped and predicts from its free fixed point (every layer --act's
                        hard_sigmoid or sigmoid; loss mse by default)                [feedforward]
   --settle E,N[,T]     a settling net's free phase: step size E, at most N steps, stop early
-                       once no unit moves more than T·E a step                     [0.5,20,0]
+                       once no unit moves more than T·E a step; E = 1 under hard_sigmoid is the
+                       fixed-point form s ← clip(drive) of Laborieux et al. 2021    [0.5,20,0]
   --feedback-gain G    a settling net's top-down connections scaled by G (Xie & Seung 2003's
                        weak feedback for chl and generec; the energy weights layer l by G^(l-1)) [1]
   --epochs N           passes over the training set                               [20]

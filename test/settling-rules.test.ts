@@ -227,3 +227,28 @@ test('the trainer measures a settling rule\'s angles against Almeida–Pineda\'s
   const chl = angles('chl');
   assert.ok(chl.length > 0 && Math.max(...chl) > 5, 'chl (full feedback, hard clamp) is another update');
 });
+
+test('with ε = 1 a hard-sigmoid step is the fixed-point form of Laborieux et al. 2021: every layer s ← clip(its drive) at once', () => {
+  const { net, x } = network('hard_sigmoid', SETTLED, [5, 6, 4, 3], 7);
+  const snet = settlingNet(net), scratch = settlingScratch(snet.sizes, x.rows), s = settlingState(snet.sizes, x.rows);
+  computeInputDrive(be, snet, x, scratch);
+  s.forEach((m) => m.data.forEach((_, i) => { m.data[i] = (i % 7) / 6; })); // some state inside the box and at its bounds
+  // The drives from the state before the step, in float64: W_{l−1} s_{l−1} + W_lᵀ s_{l+1} + b_l (x below the first).
+  const L = s.length, expected = s.map((m) => new Float64Array(m.data.length));
+  for (let l = 0; l < L; l++) {
+    const { W, b } = net.layers[l], below = l === 0 ? x : s[l - 1], n = s[l].cols;
+    for (let r = 0; r < x.rows; r++) {
+      for (let i = 0; i < n; i++) {
+        let d = b[i];
+        for (let j = 0; j < W.cols; j++) d += W.data[i * W.cols + j] * below.data[r * W.cols + j];
+        if (l + 1 < L) {
+          const up = net.layers[l + 1].W;
+          for (let k = 0; k < up.rows; k++) d += up.data[k * up.cols + i] * s[l + 1].data[r * up.rows + k];
+        }
+        expected[l][r * n + i] = Math.min(1, Math.max(0, d));
+      }
+    }
+  }
+  relax(be, snet, s, { epsilon: 1, steps: 1 }, scratch);
+  s.forEach((m, l) => m.data.forEach((v, i) => assert.ok(Math.abs(v - expected[l][i]) < 1e-5, `layer ${l + 1}, ${i}: ${v} against ${expected[l][i]}`)));
+});

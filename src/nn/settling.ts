@@ -10,7 +10,8 @@ import type { Network } from './network.js';
  *   E(s) = ½ Σ_{l≥1} ‖s_l‖² − Σ_{l≥0} ρ(s_{l+1})ᵀ W_l ρ(s_l) − Σ_{l≥1} b_lᵀ ρ(s_l), ρ(s_0) read as x   (S&B 2017, eq. 1)
  *   ∂E/∂s_l = s_l − ρ′(s_l) ⊙ (W_{l−1} ρ(s_{l−1}) + W_lᵀ ρ(s_{l+1}) + b_l)    (no top-down term at l = L)
  *   F = E + β C with C = ½ ‖s_L − y‖²                                            (S&B 2017, eq. 3)
- *   one step: s ← s − ε ∂F/∂s for every layer at once, clipped to [0, 1] under the hard sigmoid.
+ *   one step: s ← s − ε ∂F/∂s for every layer at once, clipped to [0, 1] under the hard sigmoid; with ε = 1
+ *   that is s ← clip(drive), the fixed-point form of Laborieux et al. 2021 (their s ← σ(∂Φ/∂s); tested).
  * ρ is the hard sigmoid clip(s, 0, 1) (their code's; with the states clipped ρ(s) = s, so E is also their
  * ½ Σ‖ρ(s_l)‖² form) or the logistic sigmoid (smooth, unclipped: the form the gradient theorems need).
  * NOTE: the hard sigmoid's ρ′ is 1 on the closed interval [0, 1], as in their Theano code: with an open one a
