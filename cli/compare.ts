@@ -51,7 +51,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
     summaries.push(summary);
     curves.push({ label: rule, events });
   }
-  const title = `${dataLabel(inv)}, ${base.spec.sizes.join('-')} ${base.spec.hidden}, seed ${base.seed}`;
+  const settling = trainers.filter(({ run }) => run.spec.model === 'settling').map(({ rule }) => rule);
+  const settlingNote = settling.length ? ` (${settling.join(', ')}: the settling net, hard_sigmoid)` : '';
+  const title = `${dataLabel(inv)}, ${base.spec.sizes.join('-')} ${base.spec.hidden}${settlingNote}, seed ${base.seed}`;
   writeFileAtomic(join(out, 'compare.svg'), await runsFigure(curves, title));
   writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(summaries, null, 2)}\n`);
   process.stdout.write(formatTable(summaries, title, out));

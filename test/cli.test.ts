@@ -83,6 +83,16 @@ test('compare trains each rule under one protocol and writes a table, a figure a
   assert.match(readFileSync(join(out, 'two.svg'), 'utf8'), /^<svg/);
 });
 
+test('compare trains a settling rule on the settling net of the same widths and says so in its title', () => {
+  const out = mkdtempSync(join(tmpdir(), 'ngrad-compare-settling-'));
+  const r = ngrad('compare', '--rules', 'bp,ap', '--data', 'xor', '--arch', '2-6-2', '--epochs', '2', '--batch', '4',
+    '--lr', '0.05', '--align-every', '1', '--out', out, '--quiet', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Comparison on xor, 2-6-2 tanh \(ap: the settling net, hard_sigmoid\), seed 1\n/);
+  const summaries = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  assert.deepEqual(summaries.map((s: { rule: string; act: string }) => [s.rule, s.act]), [['bp', 'tanh'], ['ap', 'hard_sigmoid']]);
+});
+
 test('compare and plot: bad arguments exit 2 with a clear message', () => {
   expectUsageError(['compare', '--rules', 'bp,nope'], /unknown rule 'nope' in --rules/);
   expectUsageError(['compare', '--rules', 'bp,fa', '--rule-opt', 'sparsity=0.5'], /--rule-opt sparsity: in compare, name the rule: RULE\.KEY=VALUE/);
