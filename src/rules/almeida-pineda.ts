@@ -2,7 +2,7 @@ import { almeidaPineda as adjointGradient, DEFAULT_SETTLE, settlingNet } from '.
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 import { flag } from './perturbation.js';
 import {
-  freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  freePhase, layerScales, phaseBuffers, phaseRows, rateFactor, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -34,7 +34,7 @@ export function almeidaPinedaRule(options: RuleOptions = {}): LearningRule<Settl
       const { free, scratch } = phaseRows(buffers, rows);
       const { result: freeResult, loss } = freePhase(be, snet, settle, state, batch, free, scratch);
       // dC/dθ as a batch mean, times each layer's factor.
-      const alphas = ctx.grads.map((_, l) => (scales ? scales[l] ?? 1 : 1) / Math.max(rows, 1));
+      const alphas = ctx.grads.map((_, l) => rateFactor(scales, l) / Math.max(rows, 1));
       const adjoint = adjointGradient(be, snet, batch.x, free, batch.y,
         { epsilon: settle.epsilon, steps: adjointSteps, tolerance: settle.tolerance }, scratch, ctx.grads, alphas);
       return {

@@ -1,21 +1,40 @@
-import {
-  DEFAULT_SETTLE, energyParamGradients, relax, settlingNet, type RelaxResult, type SettlingNet, type SettlingScratch, type SettlingState,
-} from '../nn/settling.js';
-import type { Backend } from '../tensor/backend.js';
-import type { Batch } from './rule.js';
-import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
+import { DEFAULT_SETTLE, energyParamGradients, relax, settlingNet } from '../nn/settling.js';
+import { checkRuleOptions, type Batch, type LearningRule, type RuleContext, type RuleOptions } from './rule.js';
 import { flag } from './perturbation.js';
 import {
-  copyState, feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  copyState, feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, rateFactor, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
-/** The plus (clamped) phase: from the free fixed point, the output layer held at the target, the layers below
- * settle for `steps` steps of the free phase's size. Shared by chl and generec. */
-export function clampedPhase(be: Backend, net: SettlingNet, epsilon: number, steps: number, batch: Batch, free: SettlingState,
-  clamped: SettlingState, scratch: SettlingScratch): RelaxResult {
+/** The options chl and generec share, checked once when the rule is made. */
+export interface TwoPhaseOptions {
+  persistent: boolean;
+  scales: number[] | null;
+  /** The plus phase's steps; null: the free phase's. */
+  clampedSteps: number | null;
+}
+
+export function twoPhaseOptions(rule: string, options: RuleOptions): TwoPhaseOptions {
+  return {
+    persistent: options.persistent === undefined ? true : flag(rule, 'persistent', options.persistent),
+    scales: layerScales(rule, options.layerScale),
+    clampedSteps: options.clampedSteps === undefined ? null : stepsOption(rule, 'clampedSteps', options.clampedSteps, 0),
+  };
+}
+
+/** A batch's two phases, shared by chl and generec: the minus phase is the free one (from the particles);
+ * the plus phase starts at its fixed point with the output layer held at the target, and the layers below
+ * settle for the plus phase's steps of the free phase's size. buffers are grown when needed and returned. */
+export function minusAndPlusPhases(ctx: RuleContext, state: SettlingRuleState, batch: Batch, buffers: PhaseBuffers | null,
+  clampedSteps: number | null) {
+  const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
+  const grown = phaseBuffers(buffers, snet.sizes, rows);
+  const { free, second: clamped, scratch } = phaseRows(grown, rows);
+  const { result: freeResult, loss } = freePhase(be, snet, settle, state, batch, free, scratch);
   copyState(free, clamped);
-  return relax(be, net, clamped, { epsilon, steps, clamp: batch.y }, scratch);
+  const clampedResult = relax(be, snet, clamped, { epsilon: settle.epsilon, steps: clampedSteps ?? settle.steps, clamp: batch.y }, scratch);
+  const metrics = { free_steps: freeResult.steps, free_residual: freeResult.residual, clamped_residual: clampedResult.residual };
+  return { buffers: grown, snet, free, clamped, scratch, loss, metrics };
 }
 
 /**
@@ -29,9 +48,7 @@ export function clampedPhase(be: Backend, net: SettlingNet, epsilon: number, ste
  */
 export function contrastiveHebbian(options: RuleOptions = {}): LearningRule<SettlingRuleState> {
   checkRuleOptions('chl', options, ['clampedSteps', 'persistent', 'layerScale']);
-  const persistent = options.persistent === undefined ? true : flag('chl', 'persistent', options.persistent);
-  const scales = layerScales('chl', options.layerScale);
-  const clampedStepsOption = options.clampedSteps === undefined ? null : stepsOption('chl', 'clampedSteps', options.clampedSteps, 0); // absent: the free phase's
+  const { persistent, scales, clampedSteps } = twoPhaseOptions('chl', options);
   let buffers: PhaseBuffers | null = null;
   return {
     id: 'chl',
@@ -41,20 +58,14 @@ export function contrastiveHebbian(options: RuleOptions = {}): LearningRule<Sett
     },
     init: (net, _rng, info) => settlingRuleState('chl', net, persistent, scales, info),
     step(ctx, state, batch) {
-      const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
-      const clampedSteps = clampedStepsOption ?? settle.steps;
-      buffers = phaseBuffers(buffers, snet.sizes, rows);
-      const { free, second: clamped, scratch } = phaseRows(buffers, rows);
-      const { result: freeResult, loss } = freePhase(be, snet, settle, state, batch, free, scratch);
-      const clampedResult = clampedPhase(be, snet, settle.epsilon, clampedSteps, batch, free, clamped, scratch);
+      const phases = minusAndPlusPhases(ctx, state, batch, buffers, clampedSteps);
+      const { snet, free, clamped, scratch } = phases, be = ctx.backend, rows = batch.x.rows;
+      buffers = phases.buffers;
       // Gradient sign convention: ∂E/∂θ(s⁺) − ∂E/∂θ(s⁻), a batch mean, times each layer's factors.
-      const alphas = ctx.grads.map((_, l) => (scales ? scales[l] ?? 1 : 1) * feedbackGainScale(snet, l) / Math.max(rows, 1));
+      const alphas = ctx.grads.map((_, l) => rateFactor(scales, l) * feedbackGainScale(snet, l) / Math.max(rows, 1));
       energyParamGradients(be, snet, batch.x, clamped, scratch, ctx.grads, alphas, 0);
       energyParamGradients(be, snet, batch.x, free, scratch, ctx.grads, alphas.map((a) => -a), 1);
-      return {
-        loss, grads: ctx.grads, state, freeState: free,
-        metrics: { free_steps: freeResult.steps, free_residual: freeResult.residual, clamped_residual: clampedResult.residual },
-      };
+      return { loss: phases.loss, grads: ctx.grads, state, freeState: free, metrics: phases.metrics };
     },
   };
 }

@@ -3,7 +3,7 @@ import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js
 import { nonNegativeOption } from './target-propagation.js';
 import { flag } from './perturbation.js';
 import {
-  copyState, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
+  copyState, freePhase, layerScales, phaseBuffers, phaseRows, rateFactor, settlingRuleState, stepsOption,
   type PhaseBuffers, type SettlingRuleState,
 } from './settling-phases.js';
 
@@ -57,7 +57,7 @@ export function equilibriumPropagation(options: RuleOptions = {}): LearningRule<
       // Under a feedback gain, E_γ weights layer l+1's terms by c_{l+1} = γ^l, and the nudge (εβ(y − s_L) a step,
       // whatever γ) settles to a fixed point of E_γ + β c_L C: hence c_{l+1} / c_L (1 at γ = 1).
       const factor = 1 / ((symmetric ? 2 * b : b) * Math.max(rows, 1));
-      const alphas = ctx.grads.map((_, l) => factor * (scales ? scales[l] ?? 1 : 1) * (layerWeight(snet, l + 1) / layerWeight(snet, ctx.grads.length)));
+      const alphas = ctx.grads.map((_, l) => factor * rateFactor(scales, l) * (layerWeight(snet, l + 1) / layerWeight(snet, ctx.grads.length)));
       energyParamGradients(be, snet, batch.x, nudged, scratch, ctx.grads, alphas, 0);
       energyParamGradients(be, snet, batch.x, symmetric ? other : free, scratch, ctx.grads, alphas.map((a) => -a), 1);
       return {

@@ -1,12 +1,8 @@
-import { DEFAULT_SETTLE, layerActivities, settlingNet, settlingState, stateRows, type SettlingState } from '../nn/settling.js';
+import { layerActivities, settlingState, stateRows, type SettlingState } from '../nn/settling.js';
 import type { Matrix } from '../tensor/matrix.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
-import { flag } from './perturbation.js';
-import { clampedPhase } from './contrastive-hebbian.js';
-import {
-  feedbackGainScale, freePhase, layerScales, phaseBuffers, phaseRows, settlingRuleState, stepsOption,
-  type PhaseBuffers, type SettlingRuleState,
-} from './settling-phases.js';
+import { minusAndPlusPhases, twoPhaseOptions } from './contrastive-hebbian.js';
+import { feedbackGainScale, rateFactor, settlingRuleState, type PhaseBuffers, type SettlingRuleState } from './settling-phases.js';
 
 export const GENEREC_VARIANTS = ['basic', 'midpoint', 'symmetric'] as const;
 export type GeneRecVariant = (typeof GENEREC_VARIANTS)[number];
@@ -38,9 +34,7 @@ export function generec(options: RuleOptions = {}): LearningRule<SettlingRuleSta
   if (!GENEREC_VARIANTS.includes(variant)) {
     throw new Error(`rule 'generec': option 'variant' is ${GENEREC_VARIANTS.join(', ')}, not '${String(options.variant)}'`);
   }
-  const persistent = options.persistent === undefined ? true : flag('generec', 'persistent', options.persistent);
-  const scales = layerScales('generec', options.layerScale);
-  const clampedStepsOption = options.clampedSteps === undefined ? null : stepsOption('generec', 'clampedSteps', options.clampedSteps, 0); // absent: the free phase's
+  const { persistent, scales, clampedSteps } = twoPhaseOptions('generec', options);
   let buffers: PhaseBuffers | null = null;
   let activity: ActivityBuffers | null = null;
   return {
@@ -51,12 +45,9 @@ export function generec(options: RuleOptions = {}): LearningRule<SettlingRuleSta
     },
     init: (net, _rng, info) => settlingRuleState('generec', net, persistent, scales, info),
     step(ctx, state, batch) {
-      const { backend: be, net } = ctx, snet = settlingNet(net), settle = net.spec.settle ?? DEFAULT_SETTLE, rows = batch.x.rows;
-      const clampedSteps = clampedStepsOption ?? settle.steps;
-      buffers = phaseBuffers(buffers, snet.sizes, rows);
-      const { free, second: clamped, scratch } = phaseRows(buffers, rows);
-      const { result: freeResult, loss } = freePhase(be, snet, settle, state, batch, free, scratch);
-      const clampedResult = clampedPhase(be, snet, settle.epsilon, clampedSteps, batch, free, clamped, scratch);
+      const phases = minusAndPlusPhases(ctx, state, batch, buffers, clampedSteps);
+      const { snet, free, clamped } = phases, be = ctx.backend, rows = batch.x.rows;
+      buffers = phases.buffers;
 
       if (!activity || activity.capacity < rows) {
         const make = () => settlingState(snet.sizes, rows);
@@ -74,7 +65,7 @@ export function generec(options: RuleOptions = {}): LearningRule<SettlingRuleSta
       }
       // Gradient sign convention (minus the Hebbian Δw), a batch mean, times each layer's factors.
       for (let l = 0; l < ctx.grads.length; l++) {
-        const alpha = (scales ? scales[l] ?? 1 : 1) * feedbackGainScale(snet, l) / Math.max(rows, 1);
+        const alpha = rateFactor(scales, l) * feedbackGainScale(snet, l) / Math.max(rows, 1);
         const { W, b } = ctx.grads[l], post = change[l];
         const input = l === 0;
         if (variant === 'basic') be.gemm(true, false, -alpha, post, input ? batch.x : minus[l - 1], 0, W);
@@ -86,10 +77,7 @@ export function generec(options: RuleOptions = {}): LearningRule<SettlingRuleSta
         }
         be.sumRows(post, -alpha, 0, b);
       }
-      return {
-        loss, grads: ctx.grads, state, freeState: free,
-        metrics: { free_steps: freeResult.steps, free_residual: freeResult.residual, clamped_residual: clampedResult.residual },
-      };
+      return { loss: phases.loss, grads: ctx.grads, state, freeState: free, metrics: phases.metrics };
     },
   };
 }

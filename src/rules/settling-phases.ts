@@ -130,3 +130,8 @@ export function copyState(source: SettlingState, target: SettlingState): void {
 export function feedbackGainScale(net: SettlingNet, l: number): number {
   return (net.feedbackGain ?? 1) ** (l + 1 - net.layers.length);
 }
+
+/** Layer l's factor on the run's rate (layerScale's, 1 without it). */
+export function rateFactor(scales: readonly number[] | null, l: number): number {
+  return scales ? scales[l] ?? 1 : 1;
+}
