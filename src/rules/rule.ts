@@ -46,6 +46,38 @@ export interface TrainableGroup {
 export interface InitInfo {
   /** Examples in the training set: the length of per-example state. */
   trainExamples: number;
+  /** 0-based indices of the layers the stage trains (train/stage.ts); null or absent: every layer. A rule that
+   * trains one layer at a time (an RBM of a deep belief net's greedy pre-training) reads its layer here. */
+  trains?: readonly number[] | null;
+}
+
+/** A grid of small images a rule can show: learned features, reconstructions, samples of a generative model. */
+export interface Picture {
+  /** File-safe name, e.g. 'features', 'reconstructions', 'samples'. */
+  name: string;
+  /** One line saying what the grid shows. */
+  title: string;
+  /** One image per row, height·width values each, row-major. */
+  images: Matrix;
+  height: number;
+  width: number;
+  /** 'unit': values in [0, 1] drawn as they are (0 black, 1 white, clipped outside); 'symmetric': each image
+   * scaled by its own largest |value|, 0 mid-grey (weights, features). */
+  scale: 'unit' | 'symmetric';
+  /** Images per row of the grid; default ceil(√count). */
+  columns?: number;
+}
+
+/** What a rule's pictures may use: the network at its current parameters, a few training inputs, and a
+ * random stream of their own (drawing pictures never moves the training's streams). */
+export interface PictureContext {
+  backend: Backend;
+  net: Network;
+  /** A few training inputs, [count, inputs] (the first ones of the training set). */
+  examples: Matrix;
+  /** [height, width] of one input image (one channel), or null when the inputs are not images. */
+  imageShape: readonly [number, number] | null;
+  rng: Rng;
 }
 
 /** What a rule may use during a step. The rule reads the network; only the training loop writes it. */
@@ -117,6 +149,10 @@ export interface LearningRule<S = unknown> {
   /** Optional, for diagnostics: the matrix each layer sends its error down through in place of W_l
    * (W_l's shape, [out, in]); null where the rule has none (layer 0, or error routes unlike W_lᵀ). */
   feedbackMatrices?(state: S): readonly (Matrix | null)[];
+  /** Optional, for users who look rather than read: image grids of the rule's model at its current state
+   * (features, reconstructions, samples); [] when there is nothing to draw (inputs that are not images). The CLI
+   * writes them next to the run at the end of each stage; the lab draws them. */
+  pictures?(ctx: PictureContext, state: S): Picture[];
 }
 
 /** Options given to a rule factory by name (from the CLI's --rule-opt or a config). */

@@ -82,6 +82,6 @@ export function seededTrainer(
 function stagedTrainer(stages: Stage[], config: Pick<RunConfig, 'spec' | 'seed'>, backend: Backend, data: DataSplits): Trainer {
   const streams = runStreams(config.seed);
   const first = stages[0];
-  const state = initialState(createNetwork(config.spec, streams.init), first.rule, first.optimizer, streams, { trainExamples: data.train.x.rows });
+  const state = initialState(createNetwork(config.spec, streams.init), first.rule, first.optimizer, streams, { trainExamples: data.train.x.rows, trains: first.trains });
   return new Trainer(backend, stages, data, state);
 }

@@ -5,7 +5,7 @@ import type { DataSplits, Dataset } from '../data/dataset.js';
 import { createWorkspace, paramList, workspaceRows, zerosLike, type Network, type Param, type Workspace } from '../nn/network.js';
 import type { DenseParams } from '../nn/dense.js';
 import type { Transform } from '../optim/transform.js';
-import type { Batch, InitInfo, LearningRule } from '../rules/rule.js';
+import type { Batch, InitInfo, LearningRule, Picture } from '../rules/rule.js';
 import { evaluate, type Evaluation } from '../metrics/classification.js';
 import { BackpropReference, compareWithBackprop } from '../metrics/alignment.js';
 import { GaussNewtonReference } from '../metrics/gauss-newton.js';
@@ -305,6 +305,21 @@ export class Trainer {
     return step && exampleTargets(step.activities, step.targets, row, step.indices);
   }
 
+  /** The current rule's pictures (LearningRule.pictures) at the current parameters, drawn from the first `count`
+   * training inputs; [] when the rule draws none. Their randomness comes from a copy of the rule's stream, so
+   * drawing them changes no number of the run. */
+  pictures(count = 16): Picture[] {
+    const { rule, state } = this;
+    if (!rule.pictures) return [];
+    const { x, shape } = this.data.train;
+    const rows = Math.min(count, x.rows);
+    const examples: Matrix = { rows, cols: x.cols, data: x.data.slice(0, rows * x.cols) };
+    const oneChannel = shape && (shape.length === 2 || (shape.length === 3 && shape[0] === 1));
+    const imageShape = oneChannel ? ([shape[shape.length - 2], shape[shape.length - 1]] as const) : null;
+    const rng = Rng.fromState(state.ruleRng).split();
+    return rule.pictures({ backend: this.backend, net: state.net, examples, imageShape, rng }, state.ruleState);
+  }
+
   evaluate(ds: Dataset): Evaluation {
     return evaluate(this.backend, this.state.net, ds);
   }
@@ -344,7 +359,7 @@ export class Trainer {
     state.stageStart = state.epoch;
     state.step = 0;
     const { rule, optimizer } = this.stage;
-    state.ruleState = rule.init(state.net, initRng, { trainExamples: this.data.train.x.rows });
+    state.ruleState = rule.init(state.net, initRng, { trainExamples: this.data.train.x.rows, trains: this.stage.trains });
     rule.prepareParams?.(state.net.layers, state.ruleState);
     state.optimizerState = optimizer.init(this.params);
     state.groupStates = {};
