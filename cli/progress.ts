@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress';
 import type { TrainEvent } from '../src/train/events.js';
 
-/** Shows training progress on stderr: a live bar on a terminal, one plain line per epoch otherwise. */
+/** Shows training progress on stderr: a live bar on a terminal, one plain line per epoch otherwise. The label
+ * names the rule of the stage being trained (a 'stage' event moves it on); the rule's metrics follow the loss. */
 export function progressReporter(label: string, quiet: boolean): { onEvent: (e: TrainEvent) => void; stop: () => void } {
   if (quiet) return { onEvent: () => {}, stop: () => {} };
   const tty = process.stderr.isTTY === true;
@@ -19,8 +20,12 @@ export function progressReporter(label: string, quiet: boolean): { onEvent: (e: 
         if (!started) { bar.start(e.batches, 0, { epoch: e.epoch, loss: '-', info }); started = true; }
         bar.setTotal(e.batches);
         bar.update(e.batch, { epoch: e.epoch, loss: e.loss.toFixed(4), info });
+      } else if (e.type === 'stage') {
+        label = e.rule;
+        if (!bar) process.stderr.write(`stage ${e.stage}: ${e.rule} for ${e.epochs} epochs\n`);
       } else if (e.type === 'epoch') {
-        info = `train loss ${e.trainLoss.toFixed(4)} (${e.seconds.toFixed(2)} s)`;
+        const metrics = Object.entries(e.metrics ?? {}).map(([name, value]) => `, ${name} ${value.toPrecision(4)}`).join('');
+        info = `train loss ${e.trainLoss.toFixed(4)}${metrics} (${e.seconds.toFixed(2)} s)`;
         if (!bar) process.stderr.write(`${label} epoch ${e.epoch}: ${info}\n`);
       } else if (e.type === 'eval') {
         const err = e.error === null ? '' : `, error ${(100 * e.error).toFixed(2)} %`;

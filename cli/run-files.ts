@@ -106,7 +106,7 @@ export function trainWithFiles(
   const events: TrainEvent[] = [];
   if (io.resumed) for (const e of keepLinesUpTo(metricsPath, trainer.state.epoch, io.resumed.pending)) { facts.see(e); events.push(e); }
   else writeFileSync(metricsPath, '');
-  const progress = progressReporter(io.label ?? run.rule, io.quiet);
+  const progress = progressReporter(io.label ?? trainer.rule.id, io.quiet);
   let pending: string[] = [];
   const onEvent = (e: TrainEvent) => {
     events.push(e);

@@ -47,6 +47,13 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --seed N             the one seed of every random choice                        [1]
   --backend NAME       native, wasm or js (or env NGRAD_BACKEND)                  [native if built]
   --threads N          BLAS threads of the native backend                         [2]
+  --initial-momentum X:E  momentum X for the first E epochs of each stage, then --momentum
+                       (Hinton & Salakhutdinov's RBMs: 0.5:5 with --momentum 0.9)
+  --pretrain rbm:E     a deep belief net: first train each hidden layer as an RBM for E epochs,
+                       greedily from the bottom (CD-1, Hinton & Salakhutdinov's recipe: lr 0.1,
+                       weight cost 2e-4, momentum 0.5 for 5 epochs then 0.9), then fine-tune the
+                       whole net with --rule for --epochs (its --lr, --optimizer…); rbm options
+                       as --rule-opt rbm.KEY=VALUE; needs --act sigmoid
   --stage R:E[:L]      a stage of a multi-stage run: rule R for E epochs, training only layers
                        L (e.g. 3 or 1-2; default all); repeatable, in order; --rule-opt then
                        takes R.KEY=VALUE, and --epochs is ignored
@@ -109,6 +116,8 @@ const OPTIONS = {
   backend: { type: 'string' },
   threads: { type: 'string' },
   stage: { type: 'string', multiple: true, default: [] as string[] },
+  pretrain: { type: 'string' },
+  'initial-momentum': { type: 'string' },
   'group-opt': { type: 'string', multiple: true, default: [] as string[] },
   out: { type: 'string' },
   force: { type: 'boolean', default: false },
@@ -148,13 +157,17 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
   const epochs = parseWholeNumber('--epochs', values.epochs, 1);
   const seed = parseWholeNumber('--seed', values.seed, 0, 2 ** 31 - 1); // the generator takes a 32-bit seed
   const ruleOptions = parseRuleOptions(values['rule-opt']);
-  const stages = values.stage.length ? parseStages(values.stage, ruleOptions) : undefined;
   const optimizer: OptimizerConfig = {
     ...DEFAULT_OPTIMIZER,
     name: values.optimizer as OptimizerName,
     momentum: real('--momentum', values.momentum, 0, 1),
     weightDecay: real('--weight-decay', values['weight-decay'], 0),
+    ...(values['initial-momentum'] !== undefined ? { initialMomentum: parseInitialMomentum(values['initial-momentum'], values.optimizer) } : {}),
   };
+  if (values.pretrain !== undefined && values.stage.length) throw new UsageError('--pretrain makes the stages itself: give --pretrain or --stage, not both');
+  const arch = guard(() => architectureSpec(values.arch));
+  const stages = values.stage.length ? parseStages(values.stage, ruleOptions)
+    : values.pretrain !== undefined ? pretrainStages(values.pretrain, values.rule, epochs, ruleOptions, arch.sizes.length - 2) : undefined;
   const groups = parseGroupOptions(values['group-opt'], optimizer);
   return {
     run: {
@@ -163,7 +176,7 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
       ...(stages ? { stages } : {}),
       ...(Object.keys(groups).length ? { groups } : {}),
       spec: {
-        ...guard(() => architectureSpec(values.arch)),
+        ...arch,
         hidden,
         output: guard(() => parseActivation(values['out-act'])),
         leakySlope: 0.01,
@@ -295,6 +308,38 @@ function parseStages(texts: string[], ruleOptions: RuleOptions): StageConfig[] {
   });
   const byRule = splitRuleOptions(ruleOptions, [...new Set(stages.map((s) => s.rule))], 'with --stage');
   return stages.map((s) => ({ ...s, ruleOptions: byRule[s.rule] }));
+}
+
+/** Hinton & Salakhutdinov's RBM recipe (rbm.m): ε = 0.1, weight cost 2e-4, momentum 0.5 for 5 epochs, then 0.9. */
+export const RBM_RECIPE = {
+  lr: 0.1,
+  optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum', momentum: 0.9, initialMomentum: { momentum: 0.5, epochs: 5 }, weightDecay: 2e-4 } as OptimizerConfig,
+};
+
+/** --pretrain rbm:E: one RBM stage per hidden layer, bottom up, in Hinton & Salakhutdinov's recipe, then the run's
+ * rule on the whole network for the run's epochs. Options prefixed rbm. go to the RBMs, the rest to the rule. */
+function pretrainStages(text: string, rule: RuleId, epochs: number, options: RuleOptions, hiddenLayers: number): StageConfig[] {
+  const m = /^rbm:(\d+)$/.exec(text);
+  if (!m) throw new UsageError(`--pretrain needs rbm:EPOCHS, e.g. rbm:10, got '${text}'`);
+  const rbmEpochs = parseWholeNumber(`--pretrain ${text}: epochs`, m[1], 1);
+  if (hiddenLayers < 1) throw new UsageError('--pretrain rbm needs a hidden layer: give --arch with at least one, e.g. 784-500-10');
+  const rbmOptions: Record<string, number | boolean | string> = {}, ruleOptions: Record<string, number | boolean | string> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key.startsWith('rbm.')) rbmOptions[key.slice(4)] = value;
+    else ruleOptions[key] = value;
+  }
+  const rbms: StageConfig[] = Array.from({ length: hiddenLayers }, (_, l) => ({
+    rule: 'rbm', ruleOptions: rbmOptions, epochs: rbmEpochs, trains: [l + 1], lr: RBM_RECIPE.lr, optimizer: RBM_RECIPE.optimizer, schedule: { kind: 'constant' },
+  }));
+  return [...rbms, { rule, ruleOptions, epochs }];
+}
+
+/** --initial-momentum X:E. */
+function parseInitialMomentum(text: string, optimizer: string): { momentum: number; epochs: number } {
+  const m = /^([^:]+):(\d+)$/.exec(text);
+  if (!m) throw new UsageError(`--initial-momentum needs MOMENTUM:EPOCHS, e.g. 0.5:5, got '${text}'`);
+  if (optimizer !== 'momentum' && optimizer !== 'nesterov') throw new UsageError(`--initial-momentum is for --optimizer momentum or nesterov, not ${optimizer}`);
+  return { momentum: real('--initial-momentum', m[1], 0, 1), epochs: parseWholeNumber('--initial-momentum: epochs', m[2], 1) };
 }
 
 /** --group-opt GROUP.KEY=VALUE with KEY one of lr, optimizer, momentum, weightDecay. */

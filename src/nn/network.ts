@@ -93,6 +93,15 @@ export function architectureSpec(text: string): Pick<NetworkSpec, 'sizes' | 'lay
   return { sizes: arch.sizes, layers: arch.layers, inputShape: arch.inputShape };
 }
 
+/** Refuses a network with other than dense layers, for the rules that have no conv or LC form yet. */
+export function checkDenseNetwork(rule: string, spec: NetworkSpec): void {
+  const kinds = networkLayers(spec);
+  const other = kinds.findIndex((k) => k.kind !== 'dense');
+  if (other >= 0) {
+    throw new Error(`rule '${rule}' needs dense layers, but layer ${other + 1} is ${kinds[other].kind}; use an architecture like 784-256-256-10`);
+  }
+}
+
 /** Refuses a network whose parameters would not fit in memory, before anything is allocated. */
 export function checkNetworkSize(spec: NetworkSpec): void {
   const count = networkLayers(spec).reduce((n, layer) => n + layer.weightShape.rows * layer.weightShape.cols + layer.biasSize, 0);

@@ -11,6 +11,9 @@ export interface OptimizerConfig {
   momentum: number;
   /** L2 weight decay λ on weights (not biases), added to the update before momentum/Adam. Default 0. */
   weightDecay: number;
+  /** A different momentum for the first epochs of each stage (Hinton & Salakhutdinov's RBMs: 0.5 for 5
+   * epochs, then 0.9); absent: `momentum` throughout. */
+  initialMomentum?: { momentum: number; epochs: number };
   /** Adam's β1, β2, ε. Defaults 0.9, 0.999, 1e-8. */
   beta1: number;
   beta2: number;
@@ -26,7 +29,7 @@ export function makeOptimizer(config: OptimizerConfig): Transform<unknown[]> {
   const parts: Transform[] = [];
   if (config.weightDecay > 0) parts.push(weightDecay(config.weightDecay) as Transform);
   if (config.name === 'momentum' || config.name === 'nesterov') {
-    parts.push(momentum(config.momentum, config.name === 'nesterov') as Transform);
+    parts.push(momentum(config.momentum, config.name === 'nesterov', config.initialMomentum) as Transform);
   } else if (config.name === 'adam') {
     parts.push(adam(config.beta1, config.beta2, config.eps) as Transform);
   } else if (config.name !== 'sgd') {

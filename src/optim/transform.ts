@@ -6,6 +6,8 @@ export interface StepInfo {
   backend: Backend;
   /** 1-based count of updates so far, including this one. */
   step: number;
+  /** Epochs of the stage completed before this update (0 during its first epoch); absent: past any warm-up. */
+  epoch?: number;
 }
 
 /**

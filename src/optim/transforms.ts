@@ -12,12 +12,15 @@ export function weightDecay(lambda: number): Transform<null> {
   };
 }
 
-/** Heavy-ball momentum: v ← μ·v + g, g ← v. With `nesterov`: g ← g + μ·v (Sutskever et al. 2013). */
-export function momentum(mu: number, nesterov = false): Transform<Float32Array[]> {
+/** Heavy-ball momentum: v ← μ·v + g, g ← v. With `nesterov`: g ← g + μ·v (Sutskever et al. 2013). With
+ * `initial`: μ = initial.momentum while fewer than initial.epochs epochs of the stage are done. */
+export function momentum(finalMu: number, nesterov = false, initial?: { momentum: number; epochs: number }): Transform<Float32Array[]> {
+  const warm = initial ? `${initial.momentum}×${initial.epochs}→` : '';
   return {
-    name: nesterov ? `nesterov(${mu})` : `momentum(${mu})`,
+    name: nesterov ? `nesterov(${warm}${finalMu})` : `momentum(${warm}${finalMu})`,
     init: zerosFor,
-    update(updates, velocity, _params, { backend }) {
+    update(updates, velocity, _params, { backend, epoch }) {
+      const mu = initial && epoch !== undefined && epoch < initial.epochs ? initial.momentum : finalMu;
       updates.forEach((g, i) => {
         backend.axpby(1, g, mu, velocity[i]);
         if (nesterov) backend.axpby(mu, velocity[i], 1, g);

@@ -1,7 +1,6 @@
 import { stepThroughFeedback } from './feedback-step.js';
 import type { Matrix } from '../tensor/matrix.js';
-import type { Rng } from '../random.js';
-import { randomFeedback, readFeedbackInit } from './feedback-matrices.js';
+import { applyMask, randomFeedback, randomMask, readFeedbackInit } from './feedback-matrices.js';
 import { flag } from './perturbation.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
 
@@ -55,15 +54,4 @@ export function feedbackAlignment(options: RuleOptions = {}): LearningRule<Feedb
     },
     feedbackMatrices: (state) => state.B,
   };
-}
-
-function randomMask(length: number, sparsity: number, rng: Rng): Uint8Array {
-  const mask = new Uint8Array(length);
-  for (let i = 0; i < length; i++) mask[i] = rng.uniform() < sparsity ? 0 : 1;
-  return mask;
-}
-
-function applyMask(data: Float32Array, mask: Uint8Array | null): void {
-  if (!mask) return;
-  for (let i = 0; i < data.length; i++) if (!mask[i]) data[i] = 0;
 }

@@ -41,3 +41,16 @@ export function scaleToNorm(data: Float32Array, target: number): void {
   const current = norm(data);
   if (current > 0) for (let i = 0; i < data.length; i++) data[i] *= target / current;
 }
+
+/** A connection mask: each entry 0 (removed) with probability `sparsity`, else 1 (kept). */
+export function randomMask(length: number, sparsity: number, rng: Rng): Uint8Array {
+  const mask = new Uint8Array(length);
+  for (let i = 0; i < length; i++) mask[i] = rng.uniform() < sparsity ? 0 : 1;
+  return mask;
+}
+
+/** Zeroes the removed connections (mask 0) of data; no mask: nothing. */
+export function applyMask(data: Float32Array, mask: Uint8Array | null | undefined): void {
+  if (!mask) return;
+  for (let i = 0; i < data.length; i++) if (!mask[i]) data[i] = 0;
+}

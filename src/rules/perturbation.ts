@@ -65,3 +65,11 @@ export function flag(rule: string, name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new Error(`${rule} option ${name} must be true or false, got '${String(value)}'`);
   return value;
 }
+
+/** A string option that must be one of `choices`. */
+export function choiceOption<T extends string>(rule: string, name: string, value: unknown, choices: readonly T[]): T {
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    throw new Error(`${rule} option ${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
+  }
+  return value as T;
+}

@@ -18,6 +18,8 @@ import { signSymmetry } from './sign-symmetry.js';
 import { simplifiedDtp } from './simplified-dtp.js';
 import { weightMirror } from './weight-mirror.js';
 import { weightPerturbation } from './weight-perturbation.js';
+import { rbm } from './rbm.js';
+import { recirculation } from './recirculation.js';
 import type { LearningRule, RuleOptions } from './rule.js';
 import type { NetworkSpec } from '../nn/network.js';
 import { DEFAULT_SETTLE } from '../nn/settling.js';
@@ -33,6 +35,9 @@ export interface RuleInfo {
   create(options?: RuleOptions): LearningRule;
   /** 'settling': the rule trains a settling network (nn/settling.ts), see specForRule. Absent: feed-forward. */
   model?: 'settling';
+  /** 'sigmoid': the rule's units are logistic (binary stochastic units' probabilities: RBMs, Helmholtz
+   * machines), see specForRule. Absent: any activation. */
+  units?: 'sigmoid';
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -224,6 +229,28 @@ export const RULES = {
       'approximate backprop’s gradient without weight transport. Several feedback updates per batch, then one forward.',
     create: (options) => localDifferenceReconstruction(options) as LearningRule,
   },
+  rbm: {
+    title: 'Restricted Boltzmann machine, contrastive divergence',
+    paper: 'Hinton 2002, Training products of experts by minimizing contrastive divergence, Neural Comput. 14:1771–1800; Hinton & Salakhutdinov 2006, Reducing the dimensionality of data with neural networks, Science 313:504 (code rbm.m)',
+    summary:
+      'Unsupervised: one layer learns a generative model of its input. The data drive the hidden units, these ' +
+      'reconstruct the input through the same symmetric connections, and each synapse learns the data’s ' +
+      'pre × post correlation and unlearns the reconstruction’s (CD-k; persistent chains as options). Stacked ' +
+      'greedily (--pretrain rbm) it makes a deep belief net whose features any rule can fine-tune.',
+    create: (options) => rbm(options) as LearningRule,
+    units: 'sigmoid',
+  },
+  recirc: {
+    title: 'Temporal-derivative backprop through a stack of autoencoders',
+    paper: 'Hinton 2007, How to do backpropagation in a brain, NIPS Deep Learning Workshop; Lillicrap, Santoro, Marris, Akerman & Hinton 2020, Backpropagation and the brain, Nat. Rev. Neurosci. (Supplementary Fig. 1)',
+    summary:
+      'After the forward pass the output units move by the error; the change flows down through the top-down ' +
+      '(reconstruction) connections, and every unit’s change of activity is its error derivative when each layer ' +
+      'is a good autoencoder. Each synapse learns pre-synaptic activity × the change of post-synaptic activity: ' +
+      'one kind of neuron, the error carried as a temporal derivative. Top-down weights tied to the forward ones, ' +
+      'learned as autoencoders, or with many directed connections removed.',
+    create: (options) => recirculation(options) as LearningRule,
+  },
 } satisfies Record<string, RuleInfo>;
 
 export type RuleId = keyof typeof RULES;
@@ -238,12 +265,13 @@ export function createRule(id: string, options: RuleOptions = {}): LearningRule 
   return RULES[id].create(options);
 }
 
-/** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a
+/** The network a rule trains, from a feed-forward spec: a rule of logistic units gets sigmoid hidden units; a settling rule's is the same widths read as a
  * settling network of hard-sigmoid units with squared error (Scellier & Bengio 2017's), relaxing as the
  * spec's `settle` says (DEFAULT_SETTLE when absent); every other rule's is the spec itself. For the lab and
  * the tests, which race every rule on one architecture; the CLI asks for --model settling explicitly. */
 export function specForRule(id: string, spec: NetworkSpec): NetworkSpec {
   const info: RuleInfo | undefined = (RULES as Record<string, RuleInfo>)[id];
+  if (info?.units === 'sigmoid') return { ...spec, hidden: 'sigmoid' };
   if (info?.model !== 'settling' || spec.model === 'settling') return spec;
   return { ...spec, model: 'settling', hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', settle: spec.settle ?? DEFAULT_SETTLE };
 }

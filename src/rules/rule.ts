@@ -143,6 +143,9 @@ export interface LearningRule<S = unknown> {
   step(ctx: RuleContext, state: S, batch: Batch): StepResult<S>;
   /** Optional: the rule's own trainable parameters, which live in its state (see TrainableGroup). */
   groups?(state: S): readonly TrainableGroup[];
+  /** Optional: the 0-based layers whose parameters the rule changes (an RBM: its one layer); the loop leaves the
+   * others alone, weight decay included, as if the stage trained only these. Default: every layer. */
+  layersTrained?(state: S): readonly number[];
   /** Optional: adjusts the initial parameters once, before training (e.g. removes pruned connections).
    * Called by the loop, which stays the only code that writes parameters. */
   prepareParams?(layers: DenseParams[], state: S): void;

@@ -9,7 +9,7 @@ import { matrix, type Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
 import { denseForward, denseParamGrads, type DenseParams } from '../nn/dense.js';
 import { initWeights } from '../nn/init.js';
-import { layerActivation, networkLayers, type Network, type Param, type Workspace } from '../nn/network.js';
+import { checkDenseNetwork, layerActivation, networkLayers, type Network, type Param, type Workspace } from '../nn/network.js';
 import { scratch } from '../nn/im2col.js';
 import { dot } from '../tensor/vector.js';
 import { softmax } from '../nn/losses.js';
@@ -22,12 +22,8 @@ export interface InverseParams {
 
 /** Throws unless every layer of the net is dense and there is a hidden layer to give a target to. */
 export function checkTargetNet(rule: string, net: Network): void {
-  const kinds = networkLayers(net.spec);
-  const other = kinds.findIndex((k) => k.kind !== 'dense');
-  if (other >= 0) {
-    throw new Error(`rule '${rule}' needs dense layers, but layer ${other + 1} is ${kinds[other].kind}; use an architecture like 784-256-256-10`);
-  }
-  if (kinds.length < 2) throw new Error(`rule '${rule}' needs at least one hidden layer (an architecture like 784-256-10)`);
+  checkDenseNetwork(rule, net.spec);
+  if (net.layers.length < 2) throw new Error(`rule '${rule}' needs at least one hidden layer (an architecture like 784-256-10)`);
 }
 
 /** Inverses g_l for layers first … last (inclusive), Glorot-initialised like a dense layer of their shape

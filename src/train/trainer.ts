@@ -247,11 +247,11 @@ export class Trainer {
     if (!Number.isFinite(result.loss)) return result.loss;
     if (result.metrics) this.onMetrics(result.metrics, batch.x.rows);
     state.step++;
-    const info = { backend: be, step: state.step };
+    const info = { backend: be, step: state.step, epoch: this.stageEpoch };
     if (result.updatesForward !== false) {
       const direction = result.grads === this.grads ? this.gradList : paramList(result.grads).map((p) => p.value);
       state.optimizerState = this.stage.optimizer.update(direction, state.optimizerState, this.params, info);
-      const trains = this.stage.trains;
+      const trains = trainedLayers(this.stage.trains, rule.layersTrained?.(state.ruleState));
       this.params.forEach((p, i) => {
         if (!trains || trains.includes(this.paramLayer[i])) be.axpby(-lr, direction[i], 1, p.value);
       });
@@ -423,6 +423,12 @@ export function checkDataFits(net: Network, data: DataSplits): void {
     throw new Error(`the network's input ${image.join('x')} does not fit the data's images of ${shape.join('x')}: start --arch with ${shape.join('x')}`);
   }
   if (data.train.x.rows === 0) throw new Error('the training set is empty: give a data set with at least one training example');
+}
+
+/** The layers an update changes: those the stage trains and the rule changes (null: every layer). */
+function trainedLayers(stage: readonly number[] | null, rule: readonly number[] | undefined): readonly number[] | null {
+  if (!rule) return stage;
+  return stage ? stage.filter((l) => rule.includes(l)) : rule;
 }
 
 /** A settling rule's free fixed point, which its angles' reference needs. */
