@@ -58,6 +58,25 @@ test('train --json prints the summary last and writes metrics, summary and check
   assert.ok(Math.abs(report.test_loss - summary.test_loss) < 1e-9);
 });
 
+test('train --pretrain rbm:E makes a deep belief net: one RBM stage per hidden layer in Hinton\'s recipe, then the rule', () => {
+  const out = mkdtempSync(join(tmpdir(), 'ngrad-dbn-'));
+  const r = ngrad('train', '--pretrain', 'rbm:2', '--rule', 'fa', '--arch', '784-20-12-10', '--act', 'sigmoid', '--limit-train', '300', '--limit-test', '100',
+    '--epochs', '1', '--rule-opt', 'rbm.k=2', '--out', out, '--json', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.equal(saved.rule, 'fa');
+  const events = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(events.filter((e) => e.type === 'stage').map((e) => [e.stage, e.rule, e.epochs]), [[2, 'rbm', 2], [3, 'fa', 1]]);
+  const epochs = events.filter((e) => e.type === 'epoch');
+  assert.equal(epochs.length, 5);
+  assert.ok(epochs.slice(0, 4).every((e) => e.metrics.reconstruction > 0 && e.lr === 0.1), 'RBM epochs report their reconstruction error at lr 0.1');
+  expectUsageError(['train', '--pretrain', 'rbm:2', '--stage', 'bp:1'], /--pretrain or --stage, not both/);
+  expectUsageError(['train', '--pretrain', 'dbn'], /--pretrain needs rbm:EPOCHS/);
+  expectUsageError(['train', '--pretrain', 'rbm:2', '--act', 'tanh', '--limit-train', '100', '--quiet'], /binary logistic units.*--act sigmoid/);
+  expectUsageError(['train', '--initial-momentum', '0.5:5', '--optimizer', 'sgd'], /--initial-momentum is for --optimizer momentum or nesterov/);
+  expectUsageError(['train', '--initial-momentum', '0.5'], /--initial-momentum needs MOMENTUM:EPOCHS/);
+});
+
 test('rules lists every rule with its paper', () => {
   const r = ngrad('rules');
   assert.equal(r.status, 0);

@@ -73,3 +73,15 @@ test('learning-rate schedules', () => {
   assert.ok(Math.abs(learningRate(1, cos, 10) - 0.1) < 1e-12);
   assert.throws(() => parseSchedule('step:x', 10), /bad schedule 'step:x'/);
 });
+
+test('momentum with an initial momentum: μ₀ while fewer than E epochs of the stage are done, then μ', () => {
+  const t = makeOptimizer({ ...DEFAULT_OPTIMIZER, name: 'momentum', momentum: 0.9, initialMomentum: { momentum: 0.5, epochs: 2 } }), p = params();
+  let s = t.init(p);
+  const g = () => [new Float32Array([1, 0]), new Float32Array([0])];
+  const g1 = g(), g2 = g(), g3 = g();
+  s = t.update(g1, s, p, { backend, step: 1, epoch: 0 });
+  s = t.update(g2, s, p, { backend, step: 2, epoch: 1 });
+  near(g2[0], [1.5, 0], 'epoch 2 still at 0.5: v = 0.5·1 + 1');
+  t.update(g3, s, p, { backend, step: 3, epoch: 2 });
+  near(g3[0], [0.9 * 1.5 + 1, 0], 'epoch 3 at 0.9');
+});
