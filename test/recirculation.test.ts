@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matrix, type Matrix } from '../src/tensor/matrix.js';
 import { createNetwork, createWorkspace, forward, zerosLike, type Network, type NetworkSpec } from '../src/nn/network.js';
-import type { ActivationKind } from '../src/nn/activations.js';
+import { activationChange, type ActivationKind } from '../src/nn/activations.js';
 import type { DenseParams } from '../src/nn/dense.js';
 import { Rng } from '../src/random.js';
 import { createRule } from '../src/rules/registry.js';
@@ -134,4 +134,36 @@ test('recirc: learned top-down weights started at Wᵀ give the tied update; the
   });
   const G = state.G[2] as Matrix, gG = step.groupGrads?.reconstruction[1] as Float32Array;
   back.forEach((m, i) => { if (!m) assert.ok(G.data[i] === 0 && gG[i] === 0, 'a removed top-down connection stays 0'); });
+});
+
+test('recirc drive=forward: the top-down change adds to the forward input, so tied weights give backprop to first order with any reconstruction; learned ones do not', () => {
+  const spec = netSpec('sigmoid'), rng = Rng.fromSeed(12);
+  const net = createNetwork(spec, rng.split());
+  const batch = { x: matrix(8, 6), y: matrix(8, 4) };
+  rng.fillNormal(batch.x.data, 0, 1);
+  for (let r = 0; r < 8; r++) batch.y.data[r * 4 + rng.int(4)] = 1;
+  const reference = backpropGradient(net, batch);
+  const angle = (options: RuleOptions) => {
+    const rule = recirculation({ drive: 'forward', ...options });
+    return angleDegrees(updates(net, rule, rule.init(net, Rng.fromSeed(2)), batch), reference);
+  };
+  const big = angle({ perturbation: 1 }), small = angle({ perturbation: 1e-4 });
+  assert.ok(small < 0.01 && small < big / 50, `tied: ${big.toFixed(3)}° at η = 1, ${small.toFixed(5)}° at η = 1e-4`);
+  assert.ok(angle({ feedback: 'learned', perturbation: 1e-4 }) > 30, 'random top-down weights are not the transposes');
+  assert.throws(() => recirculation({ drive: 'forward', baseline: 'forward' }), /baseline is for drive=reconstruction/);
+});
+
+test('activationChange: f(z + d) − f(z) to float32 precision of the change, where float32 subtraction keeps few digits', () => {
+  const z = Float32Array.from([0.3, -2, 5, 0.01, 40]), d = Float32Array.from([1e-6, -3e-7, 2e-5, 0.5, 1e-3]);
+  for (const kind of ['tanh', 'sigmoid'] as const) {
+    const out = new Float32Array(5);
+    activationChange(kind, z, d, out, 0.01);
+    const f = kind === 'tanh' ? Math.tanh : (x: number) => 1 / (1 + Math.exp(-x));
+    z.forEach((a, i) => {
+      // Reference by the derivative series in float64: f(a + e) − f(a) = Σ f⁽ⁿ⁾(a) eⁿ/n!, here by a fine central difference.
+      const e = d[i], exact = e * ((f(a + e / 2 + 1e-9) - f(a + e / 2 - 1e-9)) / 2e-9);
+      const tol = Math.abs(exact) * (Math.abs(e) < 1e-3 ? 1e-4 : 0.05) + 1e-30;
+      assert.ok(Math.abs(out[i] - exact) <= tol, `${kind}(${a} + ${e}): ${out[i]} vs ${exact}`);
+    });
+  }
 });

@@ -30,3 +30,24 @@ export function activationValue(kind: ActivationKind, z: number, slope: number):
     case 'hard_sigmoid': return z < 0 ? 0 : z > 1 ? 1 : z;
   }
 }
+
+/** tanh(a + d) − tanh(a) without cancellation: tanh(d)(1 − t²)/(1 + t·tanh(d)), t = tanh(a) (the addition theorem). */
+function tanhChange(a: number, d: number): number {
+  const t = Math.tanh(a), u = Math.tanh(d);
+  return (u * (1 - t * t)) / (1 + t * u);
+}
+
+/**
+ * out = f(z + d) − f(z) element-wise: a unit's change of output when its input moves by d, accurate to float32
+ * rounding of the change itself even where d is a millionth of z (computed in float64, tanh and sigmoid by the
+ * addition theorem: f(z + d) − f(z) in float32 would keep only the change's leading digits). out may alias d.
+ */
+export function activationChange(kind: ActivationKind, z: Float32Array, d: Float32Array, out: Float32Array, slope: number): void {
+  for (let i = 0; i < z.length; i++) {
+    const a = z[i], e = d[i];
+    out[i] = kind === 'tanh' ? tanhChange(a, e)
+      : kind === 'sigmoid' ? 0.5 * tanhChange(0.5 * a, 0.5 * e) // σ(x) = (1 + tanh(x/2))/2
+        : kind === 'linear' ? e
+          : activationValue(kind, a + e, slope) - activationValue(kind, a, slope);
+  }
+}

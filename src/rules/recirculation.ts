@@ -3,6 +3,7 @@ import { matrix, type Matrix } from '../tensor/matrix.js';
 import { lossAndGrad } from '../nn/losses.js';
 import { checkDenseNetwork, forward, layerActivation, layerInput, type Network, type Param } from '../nn/network.js';
 import { denseParamGrads } from '../nn/dense.js';
+import { activationChange } from '../nn/activations.js';
 import { applyMask, fillRandom, randomMask, readFeedbackInit, scaleToNorm } from './feedback-matrices.js';
 import { norm } from '../tensor/vector.js';
 import { choiceOption, positiveNumber } from './perturbation.js';
@@ -34,20 +35,26 @@ export interface RecirculationState {
  *   feedback: tied (G_l = W_l, the RBM's symmetric weights: weight transport) or learned (G_l the rule's own,
  *     group 'reconstruction', trained as autoencoders on ½‖f(h_l·G_l + c) − h_{l−1}‖², a local delta rule);
  *   init (learned): random (dist, scale as for fa; scale 0 = ‖W_l‖) or transpose (a copy of W_l at the start);
- *   perturbation η (default 0.01); baseline: topdown (Δ against the unperturbed reconstruction, default) or
+ *   perturbation η (default 0.01);
+ *   drive: reconstruction (the unit is driven top-down, at x̃: the talk's picture, which needs good autoencoders,
+ *     default) or forward (the top-down change adds to the unit's forward input x: the reconstruction taken as
+ *     perfect at the data, Δh = f(x + ΔG) − f(x), which isolates the question of symmetry);
+ *   baseline (drive reconstruction): topdown (Δ against the unperturbed reconstruction, default) or
  *   forward (Δh = f(x̃ + ΔG) − h, the literal change from the forward activity, which carries the
  *   reconstruction error too); sparsity: the fraction of directed connections removed, independently in each
  *   direction (forward W and top-down G: the talk's "randomly remove many of the directed connections").
  * The reconstruction biases c always learn (group 'reconstruction'), in tied mode too.
  */
 export function recirculation(options: RuleOptions = {}): LearningRule<RecirculationState> {
-  checkRuleOptions('recirc', options, ['feedback', 'init', 'dist', 'scale', 'perturbation', 'baseline', 'sparsity']);
+  checkRuleOptions('recirc', options, ['feedback', 'init', 'dist', 'scale', 'perturbation', 'drive', 'baseline', 'sparsity']);
   const feedback = choiceOption('recirc', 'feedback', options.feedback ?? 'tied', ['tied', 'learned']);
   const initKind = choiceOption('recirc', 'init', options.init ?? 'random', ['random', 'transpose']);
   if (options.init !== undefined && feedback === 'tied') throw new Error('recirc option init is for feedback=learned (tied top-down weights are W itself)');
   const random = readFeedbackInit(options);
   const eta = positiveNumber('recirc', 'perturbation', options.perturbation ?? 0.01);
+  const driveKind = choiceOption('recirc', 'drive', options.drive ?? 'reconstruction', ['reconstruction', 'forward']);
   const baseline = choiceOption('recirc', 'baseline', options.baseline ?? 'topdown', ['topdown', 'forward']);
+  if (options.baseline !== undefined && driveKind === 'forward') throw new Error('recirc option baseline is for drive=reconstruction (with drive=forward the unit starts at its forward activity)');
   const sparsity = options.sparsity ?? 0;
   if (typeof sparsity !== 'number' || !(sparsity >= 0 && sparsity < 1)) throw new Error(`recirc option sparsity must be a number in [0, 1), got '${String(sparsity)}'`);
   const tied = feedback === 'tied';
@@ -97,19 +104,22 @@ export function recirculation(options: RuleOptions = {}): LearningRule<Recircula
         const act = layerActivation(spec, l - 1), width = spec.sizes[l];
         const h = ws.h[l - 1], upper = ws.h[l];
         // x̃ = h_l·G_l + c (the reconstruction's input) and r = f(x̃); then x̃ + Δh_l·G_l and its f.
-        const drive = buffers(1 + 4 * l, rows, width), recon = buffers(2 + 4 * l, rows, width), moved = buffers(3 + 4 * l, rows, width);
+        const drive = buffers(1 + 4 * l, rows, width), recon = buffers(2 + 4 * l, rows, width), push = buffers(3 + 4 * l, rows, width);
         be.gemm(false, false, 1, upper, down, 0, drive);
         be.addRowVector(drive, state.c[l]);
         be.activate(act, drive.data, recon.data, spec.leakySlope);
-        be.gemm(false, false, 1, change, down, 0, moved);
-        be.axpby(1, drive.data, 1, moved.data);
-        be.activate(act, moved.data, moved.data, spec.leakySlope);
-        // Δh_{l−1} = f(x̃ + ΔG) − f(x̃) (topdown) or − h_{l−1} (forward).
+        // The top-down change of input Δh_l·G_l, and the unit's change of output at its operating point:
+        // Δh_{l−1} = f(x̃ + ΔG) − f(x̃) (drive reconstruction), or f(x + ΔG) − f(x) (drive forward).
+        be.gemm(false, false, 1, change, down, 0, push);
         const next = buffers(4 + 4 * l, rows, width);
-        next.data.set(moved.data);
-        be.axpby(-1, (baseline === 'topdown' ? recon : h).data, 1, next.data);
+        activationChange(act, (driveKind === 'reconstruction' ? drive : ws.z[l - 1]).data, push.data, next.data, spec.leakySlope);
+        // baseline forward: f(x̃ + ΔG) − h_{l−1}, the change from the forward activity (adds r − h).
+        if (baseline === 'forward') {
+          be.axpby(1, recon.data, 1, next.data);
+          be.axpby(-1, h.data, 1, next.data);
+        }
         // The layer's update: −Δh/(η·rows) stands where backprop's δ stands (gradient sign, batch mean).
-        const delta = moved;
+        const delta = push;
         be.axpby(-1 / (eta * rows), next.data, 0, delta.data);
         denseParamGrads(be, delta, layerInput(batch.x, ws, l - 1), grads[l - 1]);
         // The autoencoder's delta rule: e = (r − h) ⊙ f'(x̃) / rows; ∂/∂G_l = h_lᵀ e (W_l's shape), ∂/∂c = Σ e.
