@@ -17,7 +17,7 @@ export {
   type Network, type NetworkSpec, type Workspace, type Param,
 } from './nn/network.js';
 
-export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
+export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo, Picture, PictureContext } from './rules/rule.js';
 export { RULES, RULE_IDS, createRule, isRuleId, specForRule, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
 export { EP_DEFAULTS } from './rules/equilibrium-propagation.js';
@@ -27,6 +27,7 @@ export { adam, momentum, weightDecay } from './optim/transforms.js';
 export { makeOptimizer, DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from './optim/optimizer.js';
 
 export { evaluate, type Evaluation } from './metrics/classification.js';
+export { exactLogLikelihood, freeEnergy, logPartition, type RbmParams, type VisibleKind } from './metrics/rbm-likelihood.js';
 export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
 export {
   settlingTrace, tracePhase, tracedUnits, type PhaseTrace, type SettlingTrace, type SettlingTraceOptions, type TracedUnit,
