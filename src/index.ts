@@ -31,6 +31,9 @@ export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
 export {
   settlingTrace, tracePhase, tracedUnits, type PhaseTrace, type SettlingTrace, type SettlingTraceOptions, type TracedUnit,
 } from './metrics/settling-trace.js';
+export type { Picture, PictureContext } from './rules/rule.js';
+export { pictureRaster, greyLevels, PADDING_GREY, NAN_GREY, type GreyRaster, type RasterOptions } from './metrics/image-grid.js';
+export { encodePicturePng } from './metrics/picture-png.js';
 
 export type { Dataset, DataSplits } from './data/dataset.js';
 export { DataError, isDataError } from './data/errors.js';
