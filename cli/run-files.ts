@@ -9,6 +9,7 @@ import type { RunConfig } from '../src/train/run.js';
 import type { Trainer, TrainState } from '../src/train/trainer.js';
 import { progressReporter } from './progress.js';
 import { RUN_FILES } from './run-folder.js';
+import { writeStagePictures, type PictureFile } from './run-pictures.js';
 
 /** Where a run's data came from, saved in its checkpoint so that `ngrad eval` and `--resume` find the same
  * data: the data set's name, its folder as an absolute path, and a fingerprint of the test set. */
@@ -61,9 +62,23 @@ export interface RunSummary {
     gauss_newton_update: number | null; gauss_newton_signal: number | null;
   }[];
   out: string;
+  /** The pictures the run's rules drew at the end of their stages (OUT/pictures/…png); empty for rules without. */
+  pictures: PictureFile[];
   /** Set when training stopped because the loss was no longer finite: where and why. */
   diverged?: string;
 }
+
+/** The line metrics.jsonl gets when a stage's pictures are written (after that epoch's checkpoint and lines). */
+interface PicturesLine {
+  type: 'pictures';
+  /** The epoch at whose end they were drawn (the stage's last). */
+  epoch: number;
+  stage: number;
+  files: PictureFile[];
+}
+
+/** A line of metrics.jsonl. */
+type RunLine = TrainEvent | PicturesLine;
 
 /** What the summary is made of, accumulated from the events (also from the lines of a resumed run). */
 class SummaryFacts {
@@ -72,10 +87,12 @@ class SummaryFacts {
   test = { loss: NaN, error: null as number | null };
   validationError: number | null = null;
   lastEpochAngles: LayerAlignment[][] = [];
+  pictures: PictureFile[] = [];
   private alignEpoch = 0;
 
-  see(e: TrainEvent): void {
-    if (e.type === 'epoch') {
+  see(e: RunLine): void {
+    if (e.type === 'pictures') this.pictures.push(...e.files);
+    else if (e.type === 'epoch') {
       this.epochSeconds.push(e.seconds);
       this.trainLoss = e.trainLoss;
     } else if (e.type === 'eval' && e.split === 'test') this.test = e;
@@ -95,6 +112,9 @@ class SummaryFacts {
  * NOTE: an epoch's own lines (the epoch and its evaluations) are written after its checkpoint, and the
  * checkpoint carries them: metrics.jsonl never runs ahead of the checkpoint, and `--resume` cuts the lines
  * of an epoch the checkpoint does not hold.
+ * At the end of each stage, after its checkpoint, the stage's rule draws its pictures into OUT/pictures/
+ * (writeStagePictures) and metrics.jsonl gets a 'pictures' line listing them; a failure to draw is a warning on
+ * stderr and costs only the pictures. A run resumed from a stage's last checkpoint draws them if that line is missing.
  */
 export function trainWithFiles(
   trainer: Trainer, saved: Omit<SavedRun, 'format' | 'state' | 'pending'>,
@@ -104,9 +124,14 @@ export function trainWithFiles(
   const metricsPath = join(io.out, RUN_FILES.metrics);
   const facts = new SummaryFacts();
   const events: TrainEvent[] = [];
-  if (io.resumed) for (const e of keepLinesUpTo(metricsPath, trainer.state.epoch, io.resumed.pending)) { facts.see(e); events.push(e); }
-  else writeFileSync(metricsPath, '');
-  const progress = progressReporter(io.label ?? trainer.rule.id, io.quiet);
+  if (io.resumed) {
+    for (const e of keepLinesUpTo(metricsPath, trainer.state.epoch, io.resumed.pending)) {
+      facts.see(e);
+      if (e.type !== 'pictures') events.push(e);
+    }
+  } else writeFileSync(metricsPath, '');
+  const label = io.label ?? trainer.rule.id;
+  const progress = progressReporter(label, io.quiet);
   let pending: string[] = [];
   const onEvent = (e: TrainEvent) => {
     events.push(e);
@@ -118,11 +143,29 @@ export function trainWithFiles(
   const onEpochEnd = (state: TrainState) => {
     saveCheckpoint(join(io.out, RUN_FILES.checkpoint), { format: 'ngrad-checkpoint', ...saved, state, pending } satisfies SavedRun);
     flush();
+    if (trainer.stageEpoch === trainer.config.epochs) drawPictures();
   };
   const flush = () => {
     if (pending.length) appendFileSync(metricsPath, pending.map((l) => `${l}\n`).join(''));
     pending = [];
   };
+  const drawPictures = () => {
+    const stage = trainer.state.stage + 1, epoch = trainer.state.epoch;
+    try {
+      const files = writeStagePictures(trainer, io.out);
+      if (!files.length) return;
+      const line: PicturesLine = { type: 'pictures', epoch, stage, files };
+      appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
+      facts.see(line);
+    } catch (err) {
+      // NOTE: the checkpoint of this epoch is written already; the run goes on without these pictures.
+      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      process.stderr.write(`${label}: warning: the pictures of stage ${stage} (${trainer.rule.id}) could not be drawn: ${message}; training goes on\n`);
+    }
+  };
+  // Killed between a stage's last checkpoint and its pictures: the state is that stage's end, so draw them now.
+  const atStageEnd = trainer.state.epoch > 0 && trainer.stageEpoch === trainer.config.epochs;
+  if (io.resumed && atStageEnd && !facts.pictures.some((p) => p.stage === trainer.state.stage + 1)) drawPictures();
   const started = performance.now();
   let diverged: string | undefined;
   try {
@@ -145,6 +188,7 @@ export function trainWithFiles(
       gauss_newton_update: a.gaussNewtonUpdateAngle, gauss_newton_signal: a.gaussNewtonSignalAngle,
     })),
     out: io.out,
+    pictures: facts.pictures,
     ...(diverged ? { diverged } : {}),
   };
   writeFileAtomic(join(io.out, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
@@ -154,15 +198,15 @@ export function trainWithFiles(
 /**
  * For a resumed run: rewrites metrics.jsonl with only the lines of epochs the checkpoint holds (epoch ≤
  * `epoch`; a line cut by the kill is dropped), then the checkpoint's pending lines if the kill came before
- * they were written. Returns the kept events.
+ * they were written. Returns the kept lines (events, and the pictures lines of stages that ended by then).
  */
-function keepLinesUpTo(path: string, epoch: number, pending: readonly string[] = []): TrainEvent[] {
+function keepLinesUpTo(path: string, epoch: number, pending: readonly string[] = []): RunLine[] {
   const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n') : [];
-  const kept: TrainEvent[] = [];
+  const kept: RunLine[] = [];
   for (const line of lines) {
-    let e: TrainEvent;
+    let e: RunLine;
     try {
-      e = JSON.parse(line) as TrainEvent;
+      e = JSON.parse(line) as RunLine;
     } catch {
       continue; // the empty last line, or one cut by the kill
     }

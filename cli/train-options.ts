@@ -61,6 +61,7 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
                        feedback.optimizer=sgd, feedback.momentum=0.5); repeatable
   --out DIR            output folder for metrics.jsonl, summary.json, checkpoint  [runs/RULE-DATA-sSEED]
                        (must be empty or new)
+                       rules that draw pictures (features, samples) add pictures/*.png at each stage's end
   --force              reuse a non-empty --out folder, replacing the run in it
   --resume DIR         continue the run in DIR from its last checkpoint (takes only --backend,
                        --threads, --quiet and --json; the saved backend by default)

@@ -17,7 +17,7 @@ export {
   type Network, type NetworkSpec, type Workspace, type Param,
 } from './nn/network.js';
 
-export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo, Picture, PictureContext } from './rules/rule.js';
+export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
 export { RULES, RULE_IDS, createRule, isRuleId, specForRule, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
 export { EP_DEFAULTS } from './rules/equilibrium-propagation.js';
@@ -32,6 +32,9 @@ export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
 export {
   settlingTrace, tracePhase, tracedUnits, type PhaseTrace, type SettlingTrace, type SettlingTraceOptions, type TracedUnit,
 } from './metrics/settling-trace.js';
+export type { Picture, PictureContext } from './rules/rule.js';
+export { pictureRaster, greyLevels, PADDING_GREY, NAN_GREY, type GreyRaster, type RasterOptions } from './metrics/image-grid.js';
+export { encodePicturePng } from './metrics/picture-png.js';
 
 export type { Dataset, DataSplits } from './data/dataset.js';
 export { DataError, isDataError } from './data/errors.js';

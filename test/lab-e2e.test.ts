@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LAB_DIST, startLabServer, type LabServer } from '../node/lab-server.js';
 import { findWasm } from '../node/wasm-loader.js';
+import { createRule, RULE_IDS } from '../src/index.js';
+import { labRuleOptions } from '../lab/src/session/rule-options.js';
 
 /*
  * The lab end to end, in Debian's Chromium driven by playwright-core: choose BP and FA on XOR, train until
@@ -226,6 +228,45 @@ test('lab e2e: MNIST subset from the server trains in the worker; receptive fiel
     const errors = await page.$$eval('table.status tr[data-rule]', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.testError)));
     for (const e of errors) assert.ok(e < 0.9, `after 25 updates the test error is below chance: ${errors}`);
     assert.equal(await page.locator('#pictures canvas').count(), 2, 'receptive fields per rule');
+    assert.equal(await page.isHidden('#rule-pictures'), true, 'neither rule draws pictures of its own');
     await shot(page, 'lab-mnist.png');
+  });
+});
+
+/** The first registered rule that draws pictures (LearningRule.pictures), if any does yet. */
+const drawingRule = RULE_IDS.find((id) => createRule(id, labRuleOptions(id)).pictures !== undefined);
+
+test('lab e2e: a rule that draws pictures shows them in Inside, upscaled pixel for pixel, redrawn after a step and on request', {
+  skip: skip || (!drawingRule && 'no registered rule draws pictures yet'), timeout: 90_000,
+}, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?task=mnist&hidden=16&rules=bp,${drawingRule}&batch=20&speed=5&panel=inside`);
+    await page.waitForSelector('#status[data-state=ready]', { timeout: 30_000 });
+    await page.waitForSelector('#rule-pictures[data-step="0"]', { timeout: 30_000 }); // at the initial weights
+    assert.deepEqual(await page.$$eval('#rule-pictures .rule-pictures-rule', (els) => els.map((e) => (e as HTMLElement).dataset.rule)), [drawingRule], 'a block for the drawing rule only');
+    const canvases = await page.$$eval('#rule-pictures canvas', (els) => els.map((e) => {
+      const c = e as HTMLCanvasElement, zoom = Number(c.dataset.zoom);
+      const pixels = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+      let grey = true, blocks = true;
+      for (let y = 0; y < c.height; y++) {
+        for (let x = 0; x < c.width; x++) {
+          const at = 4 * (y * c.width + x), corner = 4 * ((y - (y % zoom)) * c.width + x - (x % zoom));
+          grey &&= pixels[at] === pixels[at + 1] && pixels[at] === pixels[at + 2] && pixels[at + 3] === 255;
+          blocks &&= pixels[at] === pixels[corner];
+        }
+      }
+      return { width: c.width, height: c.height, zoom, rasterWidth: Number(c.dataset.width), rasterHeight: Number(c.dataset.height), grey, blocks };
+    }));
+    assert.ok(canvases.length >= 1, 'at least one picture');
+    for (const c of canvases) {
+      assert.deepEqual([c.width, c.height], [c.rasterWidth * c.zoom, c.rasterHeight * c.zoom], JSON.stringify(c));
+      assert.ok(c.grey && c.blocks, `grey, each value a zoom×zoom block: ${JSON.stringify(c)}`);
+    }
+    await page.click('#step');
+    await page.waitForSelector('#rule-pictures[data-step="5"]', { timeout: 30_000 });
+    const draws = Number(await page.getAttribute('#rule-pictures', 'data-draws'));
+    await page.click('#rule-pictures-redraw');
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('#rule-pictures')?.dataset.draws) > n, draws, { timeout: 30_000 });
+    await shot(page, 'lab-pictures.png');
   });
 });

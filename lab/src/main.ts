@@ -27,7 +27,7 @@ const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'modu
 const send = (message: ToWorker) => worker.postMessage(message);
 
 const compare = new CompareView(byId('compare-body'));
-const inside = new InsideView(byId('inside-body'));
+const inside = new InsideView(byId('inside-body'), () => send({ type: 'pictures' }));
 const cafeteria = new CafeteriaPanel(byId('cafeteria-body'), (patch) => apply({ ...settings, ...patch }));
 const status = byId('status');
 
@@ -55,6 +55,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       history.add(message.report);
       last = message.report;
       scheduleDraw();
+      return;
+    case 'pictures':
+      if (task) inside.drawPictures(message.report);
       return;
     case 'running':
       byId('start').toggleAttribute('disabled', message.running);

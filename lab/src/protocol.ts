@@ -10,12 +10,16 @@ export type ToWorker =
   | { type: 'run' }
   | { type: 'pause' }
   /** One tick (settings.speed batches per rule), then pause. */
-  | { type: 'step' };
+  | { type: 'step' }
+  /** Draw the rules' pictures now (the worker also draws them every few seconds while training). */
+  | { type: 'pictures' };
 
 export type FromWorker =
   | { type: 'ready'; task: TaskInfo }
   | { type: 'progress'; report: TickReport }
   | { type: 'running'; running: boolean }
+  /** Sent only for races in which some rule draws pictures. */
+  | { type: 'pictures'; report: PicturesReport }
   | { type: 'error'; message: string };
 
 /** What the page needs to know about the task to draw it. */
@@ -63,6 +67,30 @@ export interface SettlingReport {
   second: string;
   /** The example's class on classification tasks, else null. */
   label: number | null;
+}
+
+/** One of a rule's pictures as an 8-bit grey raster (pictureRaster: tiles with padding, values scaled to 0…255). */
+export interface PictureImage {
+  /** File-safe name ('features') and one line saying what it shows. */
+  name: string;
+  title: string;
+  width: number;
+  height: number;
+  /** [height, width] grey levels, row-major. */
+  data: Uint8Array;
+}
+
+/** A rule's pictures (LearningRule.pictures) at its current parameters, or why it could not draw them. */
+export interface RulePictures {
+  rule: string;
+  images: PictureImage[];
+  error: string | null;
+}
+
+/** Every rule's pictures after `step` updates: null for a rule that draws none (or refused the network). */
+export interface PicturesReport {
+  step: number;
+  rules: (RulePictures | null)[];
 }
 
 export interface RuleReport {

@@ -6,7 +6,8 @@ import { loadTask } from './session/tasks.js';
 
 /*
  * The training worker: owns the Race, trains while running and posts one report per tick. The page only
- * draws, so a slow tick never freezes the controls.
+ * draws, so a slow tick never freezes the controls. Rules that draw pictures (features, samples) get them drawn
+ * when the race is ready, after a step, when the page asks, and every PICTURES_EVERY_MS while training.
  */
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -17,6 +18,10 @@ let running = false;
 let loopId = 0;
 /** Bumped by every 'configure', so a slow data load that finishes late cannot resurrect an old run. */
 let generation = 0;
+
+/** Pictures can cost as much as many updates (a sampler's chains), so a running race draws them only this often. */
+const PICTURES_EVERY_MS = 3000;
+let picturesAt = 0;
 
 const post = (message: FromWorker) => self.postMessage(message);
 
@@ -35,16 +40,23 @@ function chooseBackend(): Promise<Backend> {
   return backend;
 }
 
-function tick(): boolean {
+function tick(picturesNow = false): boolean {
   if (!race) return false;
   try {
     post({ type: 'progress', report: race.tick() });
+    if (picturesNow || performance.now() - picturesAt >= PICTURES_EVERY_MS) postPictures();
     return true;
   } catch (err) {
     setRunning(false);
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
     return false;
   }
+}
+
+/** The rules' pictures, for a race in which some rule draws them. */
+function postPictures(): void {
+  picturesAt = performance.now();
+  if (race?.drawsPictures) post({ type: 'pictures', report: race.pictures() });
 }
 
 function loop(id: number): void {
@@ -69,6 +81,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         if (mine !== generation) return;
         race = new Race(message.settings, data, be);
         post({ type: 'ready', task: race.info });
+        postPictures(); // at the initial weights
       } catch (err) {
         if (mine === generation) post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
       }
@@ -85,7 +98,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     case 'step':
       setRunning(false);
-      tick();
+      tick(true);
+      return;
+    case 'pictures':
+      if (race) postPictures();
       return;
   }
 };

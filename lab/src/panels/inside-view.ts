@@ -1,17 +1,18 @@
 import { h } from '../dom.js';
 import type { History } from '../history.js';
-import { SURFACE_GRID, type TaskInfo, type TickReport } from '../protocol.js';
+import { SURFACE_GRID, type PicturesReport, type TaskInfo, type TickReport } from '../protocol.js';
 import { RULE_COLORS } from '../views/colors.js';
 import { drawDecisionSurface } from '../views/decision-surface.js';
 import { LineChart, type LineStyle } from '../views/line-chart.js';
 import { drawReceptiveFields } from '../views/receptive-fields.js';
+import { PicturesSection } from './pictures-section.js';
 import { SettlingSection } from './settling-section.js';
 import { TargetsSection } from './targets-section.js';
 
 /**
  * The Inside panel: per layer, the angle between each rule's update and the true gradient; ∠(B, Wᵀ) for
  * rules with feedback weights; for target-propagation rules their targets and inverses (TargetsSection); for
- * settling rules their relaxation (SettlingSection); the
+ * settling rules their relaxation (SettlingSection); for rules that draw pictures, their pictures (PicturesSection); the
  * decision surface (2-D tasks) or first-layer receptive fields (images). Rule by colour, as in the Compare panel.
  */
 export class InsideView {
@@ -23,9 +24,12 @@ export class InsideView {
   private captions: HTMLElement[] = [];
   private readonly targets = new TargetsSection();
   private readonly settling = new SettlingSection();
+  private readonly rulePictures: PicturesSection;
   private task: TaskInfo | null = null;
 
-  constructor(container: HTMLElement) {
+  /** `requestPictures` asks the worker to draw the rules' pictures now. */
+  constructor(container: HTMLElement, requestPictures: () => void = () => {}) {
+    this.rulePictures = new PicturesSection(requestPictures);
     this.charts = h('div', { class: 'charts small' });
     this.pictures = h('div', { class: 'pictures', id: 'pictures' });
     container.replaceChildren(
@@ -35,6 +39,7 @@ export class InsideView {
       this.charts,
       this.targets.element,
       this.settling.element,
+      this.rulePictures.element,
       this.pictures,
     );
   }
@@ -51,6 +56,7 @@ export class InsideView {
     this.captions = [];
     this.targets.reset(task);
     this.settling.reset();
+    this.rulePictures.reset();
     this.charts.replaceChildren();
     this.pictures.replaceChildren();
     if (!task) return;
@@ -79,6 +85,11 @@ export class InsideView {
       row.append(h('figure', {}, [canvas, caption]));
     });
     this.pictures.append(row);
+  }
+
+  /** The rules' pictures, as the worker drew them (every few seconds, not every tick). */
+  drawPictures(report: PicturesReport): void {
+    this.rulePictures.draw(report);
   }
 
   draw(history: History, last: TickReport): void {

@@ -3,9 +3,12 @@ import {
   TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
-import { FIELD_COUNT, SURFACE_GRID, type AngleReport, type RuleReport, type TargetsReport, type TaskInfo, type TickReport } from '../protocol.js';
+import {
+  FIELD_COUNT, SURFACE_GRID, type AngleReport, type PicturesReport, type RuleReport, type TargetsReport, type TaskInfo, type TickReport,
+} from '../protocol.js';
 import { BatchStream } from './batch-stream.js';
 import { MetricMeans } from './metric-means.js';
+import { rulePictures } from './pictures-report.js';
 import { labRuleOptions } from './rule-options.js';
 import { settlingReport } from './settling-report.js';
 
@@ -117,6 +120,24 @@ export class Race {
       report.settling = lastBatch && settlingReport(e.run.rule, e.run.ruleOptions, e.trainer.state.net, this.backend, lastBatch);
     });
     return { step: this.steps, epoch: this.stream.taken / this.data.train.x.rows, rules: reports };
+  }
+
+  /** Whether some rule of the race draws pictures (LearningRule.pictures). */
+  get drawsPictures(): boolean {
+    return this.entrants.some((e) => e.trainer?.rule.pictures !== undefined);
+  }
+
+  /** Every rule's pictures at its current parameters, from the task's first training inputs (rule by slot; null for
+   * a rule that draws none). Drawing them changes no number of the race. */
+  pictures(): PicturesReport {
+    return {
+      step: this.steps,
+      rules: this.entrants.map((e) => {
+        if (!e.trainer) return null;
+        e.splits.train = this.data.train; // the trainer reads its inputs here: the task's images, not the last batch
+        return rulePictures(e.trainer);
+      }),
+    };
   }
 
   /**

@@ -33,6 +33,8 @@ export async function loadTask(task: TaskId, seed: number, fetchBytes: FetchByte
 async function imageSet(task: 'mnist' | 'fashion-mnist', split: 'train' | 'test', fetchBytes: FetchBytes): Promise<Dataset> {
   const imagesPath = idxPath(task, split, 'images'), labelsPath = idxPath(task, split, 'labels');
   const [images, labels] = await Promise.all([fetchBytes(imagesPath), fetchBytes(labelsPath)]);
-  const x = idxImagesToMatrix(parseIdx(images, imagesPath), imagesPath);
-  return classificationSet(`${task}/${split}`, x, idxLabels(parseIdx(labels, labelsPath), labelsPath, 10), 10);
+  const idx = parseIdx(images, imagesPath);
+  const x = idxImagesToMatrix(idx, imagesPath);
+  // The images' shape lets rules draw pictures of them (Trainer.pictures' imageShape).
+  return classificationSet(`${task}/${split}`, x, idxLabels(parseIdx(labels, labelsPath), labelsPath, 10), 10, [1, idx.dims[1], idx.dims[2]]);
 }
