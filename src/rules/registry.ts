@@ -18,7 +18,9 @@ import { signSymmetry } from './sign-symmetry.js';
 import { simplifiedDtp } from './simplified-dtp.js';
 import { weightMirror } from './weight-mirror.js';
 import { weightPerturbation } from './weight-perturbation.js';
+import { wakeSleep } from './wake-sleep.js';
 import type { LearningRule, RuleOptions } from './rule.js';
+import type { ActivationKind } from '../nn/activations.js';
 import type { NetworkSpec } from '../nn/network.js';
 import { DEFAULT_SETTLE } from '../nn/settling.js';
 
@@ -33,6 +35,9 @@ export interface RuleInfo {
   create(options?: RuleOptions): LearningRule;
   /** 'settling': the rule trains a settling network (nn/settling.ts), see specForRule. Absent: feed-forward. */
   model?: 'settling';
+  /** The hidden units the rule's model is made of (wakesleep: logistic), which specForRule gives a feed-forward
+   * spec. Absent: any. */
+  hidden?: ActivationKind;
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -224,6 +229,19 @@ export const RULES = {
       'approximate backprop’s gradient without weight transport. Several feedback updates per batch, then one forward.',
     create: (options) => localDifferenceReconstruction(options) as LearningRule,
   },
+  wakesleep: {
+    title: 'Wake–sleep (Helmholtz machine)',
+    paper: 'Hinton, Dayan, Frey & Neal 1995, The "wake-sleep" algorithm for unsupervised neural networks, Science 268:1158–1161',
+    summary:
+      'Unsupervised. The forward layers of stochastic logistic units are a recognition model, and the rule owns a ' +
+      'top-down generative model. Awake, the data drive the units bottom-up and each generative synapse learns, by the ' +
+      'delta rule, to predict the layer below from the layer above; asleep, the generative model dreams top-down and ' +
+      'each recognition synapse learns to predict the dream’s layer above from its layer below. Every update is local ' +
+      '(pre-synaptic activity times the unit’s own prediction error) and no weights are transported; the sleep phase ' +
+      'fits the wrong divergence, so the variational bound falls only approximately. The readout layer is left to a later stage.',
+    create: (options) => wakeSleep(options) as LearningRule,
+    hidden: 'sigmoid',
+  },
 } satisfies Record<string, RuleInfo>;
 
 export type RuleId = keyof typeof RULES;
@@ -240,10 +258,12 @@ export function createRule(id: string, options: RuleOptions = {}): LearningRule 
 
 /** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a
  * settling network of hard-sigmoid units with squared error (Scellier & Bengio 2017's), relaxing as the
- * spec's `settle` says (DEFAULT_SETTLE when absent); every other rule's is the spec itself. For the lab and
+ * spec's `settle` says (DEFAULT_SETTLE when absent); a rule made of particular hidden units (RuleInfo.hidden) gets
+ * the spec with those; every other rule's is the spec itself. For the lab and
  * the tests, which race every rule on one architecture; the CLI asks for --model settling explicitly. */
 export function specForRule(id: string, spec: NetworkSpec): NetworkSpec {
   const info: RuleInfo | undefined = (RULES as Record<string, RuleInfo>)[id];
+  if (info?.hidden && spec.model !== 'settling') return spec.hidden === info.hidden ? spec : { ...spec, hidden: info.hidden };
   if (info?.model !== 'settling' || spec.model === 'settling') return spec;
   return { ...spec, model: 'settling', hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', settle: spec.settle ?? DEFAULT_SETTLE };
 }
