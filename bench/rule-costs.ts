@@ -39,12 +39,12 @@ export const SETTLING_NET: CostNet = {
   run: { ...EPOCH_RUN, spec: specForRule('ep', { ...EPOCH_RUN.spec, ...architectureSpec('784-500-10') }) },
 };
 
-/** Rules of logistic units (RBMs, Helmholtz machines): the feed-forward net with sigmoid hidden units (a DBN's
- * first layer is 784-500 sigmoid; 1000 keeps the GEMM shapes of the others). */
+/** Rules of logistic units (an RBM on layer 1, the Helmholtz machine on the hidden layers): the feed-forward net's
+ * widths with sigmoid hidden units; BP on the same net as the reference. */
 export const LOGISTIC_NET: CostNet = {
   key: 'mnist-1000-sigmoid',
-  title: 'MNIST 784-1000-10 sigmoid (an RBM on layer 1)',
-  run: { ...EPOCH_RUN, spec: { ...EPOCH_RUN.spec, hidden: 'sigmoid' } },
+  title: 'MNIST 784-1000-10 sigmoid',
+  run: { ...EPOCH_RUN, spec: specForRule('wakesleep', EPOCH_RUN.spec) },
 };
 
 /** Rules measured on a family's reference net rather than FEED_FORWARD_NET. A rule not listed (a new one
@@ -53,7 +53,7 @@ export const RULE_COST_NET_OF: Partial<Record<RuleId, CostNet>> = {
   tp: TARGET_PROPAGATION_NET, dtp: TARGET_PROPAGATION_NET, sdtp: TARGET_PROPAGATION_NET, aosdtp: TARGET_PROPAGATION_NET,
   drl: TARGET_PROPAGATION_NET, ddtp: TARGET_PROPAGATION_NET, ldrl: TARGET_PROPAGATION_NET,
   ep: SETTLING_NET, chl: SETTLING_NET, generec: SETTLING_NET, ap: SETTLING_NET,
-  rbm: LOGISTIC_NET,
+  rbm: LOGISTIC_NET, wakesleep: LOGISTIC_NET,
 };
 
 /** Every registered rule grouped by the net it is measured on, each group led by bp (the reference). */

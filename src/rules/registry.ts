@@ -20,7 +20,9 @@ import { weightMirror } from './weight-mirror.js';
 import { weightPerturbation } from './weight-perturbation.js';
 import { rbm } from './rbm.js';
 import { recirculation } from './recirculation.js';
+import { wakeSleep } from './wake-sleep.js';
 import type { LearningRule, RuleOptions } from './rule.js';
+import type { ActivationKind } from '../nn/activations.js';
 import type { NetworkSpec } from '../nn/network.js';
 import { DEFAULT_SETTLE } from '../nn/settling.js';
 
@@ -35,9 +37,9 @@ export interface RuleInfo {
   create(options?: RuleOptions): LearningRule;
   /** 'settling': the rule trains a settling network (nn/settling.ts), see specForRule. Absent: feed-forward. */
   model?: 'settling';
-  /** 'sigmoid': the rule's units are logistic (binary stochastic units' probabilities: RBMs, Helmholtz
-   * machines), see specForRule. Absent: any activation. */
-  units?: 'sigmoid';
+  /** The hidden units the rule's model is made of (rbm, wakesleep: logistic), which specForRule gives a feed-forward
+   * spec. Absent: any. */
+  hidden?: ActivationKind;
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -238,7 +240,7 @@ export const RULES = {
       'pre × post correlation and unlearns the reconstruction’s (CD-k; persistent chains as options). Stacked ' +
       'greedily (--pretrain rbm) it makes a deep belief net whose features any rule can fine-tune.',
     create: (options) => rbm(options) as LearningRule,
-    units: 'sigmoid',
+    hidden: 'sigmoid',
   },
   recirc: {
     title: 'Temporal-derivative backprop through a stack of autoencoders',
@@ -250,6 +252,19 @@ export const RULES = {
       'one kind of neuron, the error carried as a temporal derivative. Top-down weights tied to the forward ones, ' +
       'learned as autoencoders, or with many directed connections removed.',
     create: (options) => recirculation(options) as LearningRule,
+  },
+  wakesleep: {
+    title: 'Wake–sleep (Helmholtz machine)',
+    paper: 'Hinton, Dayan, Frey & Neal 1995, The "wake-sleep" algorithm for unsupervised neural networks, Science 268:1158–1161',
+    summary:
+      'Unsupervised. The forward layers of stochastic logistic units are a recognition model, and the rule owns a ' +
+      'top-down generative model. Awake, the data drive the units bottom-up and each generative synapse learns, by the ' +
+      'delta rule, to predict the layer below from the layer above; asleep, the generative model dreams top-down and ' +
+      'each recognition synapse learns to predict the dream’s layer above from its layer below. Every update is local ' +
+      '(pre-synaptic activity times the unit’s own prediction error) and no weights are transported; the sleep phase ' +
+      'fits the wrong divergence, so the variational bound falls only approximately. The readout layer is left to a later stage.',
+    create: (options) => wakeSleep(options) as LearningRule,
+    hidden: 'sigmoid',
   },
 } satisfies Record<string, RuleInfo>;
 
@@ -265,13 +280,14 @@ export function createRule(id: string, options: RuleOptions = {}): LearningRule 
   return RULES[id].create(options);
 }
 
-/** The network a rule trains, from a feed-forward spec: a rule of logistic units gets sigmoid hidden units; a settling rule's is the same widths read as a
+/** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a
  * settling network of hard-sigmoid units with squared error (Scellier & Bengio 2017's), relaxing as the
- * spec's `settle` says (DEFAULT_SETTLE when absent); every other rule's is the spec itself. For the lab and
+ * spec's `settle` says (DEFAULT_SETTLE when absent); a rule made of particular hidden units (RuleInfo.hidden) gets
+ * the spec with those; every other rule's is the spec itself. For the lab and
  * the tests, which race every rule on one architecture; the CLI asks for --model settling explicitly. */
 export function specForRule(id: string, spec: NetworkSpec): NetworkSpec {
   const info: RuleInfo | undefined = (RULES as Record<string, RuleInfo>)[id];
-  if (info?.units === 'sigmoid') return { ...spec, hidden: 'sigmoid' };
+  if (info?.hidden && spec.model !== 'settling') return spec.hidden === info.hidden ? spec : { ...spec, hidden: info.hidden };
   if (info?.model !== 'settling' || spec.model === 'settling') return spec;
   return { ...spec, model: 'settling', hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', settle: spec.settle ?? DEFAULT_SETTLE };
 }
