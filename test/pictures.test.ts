@@ -295,7 +295,7 @@ test('a staged run draws each stage\'s rule at the end of that stage: stageN-RUL
 test('a failure to draw costs only the pictures: a warning, and the run, its checkpoint and its summary are whole', () => {
   withTempDir((out) => {
     const { result, stderr } = capturingStderr(() => trainWithFiles(trainerOf([stage(drawingBackprop('bp-pictures', true), 2)]), saved, { out, quiet: true }, be));
-    assert.match(stderr, /^bp: warning: the pictures of stage 1 \(bp-pictures\) could not be drawn: cannot draw today; training goes on\n$/);
+    assert.match(stderr, /^bp-pictures: warning: the pictures of stage 1 \(bp-pictures\) could not be drawn: cannot draw today; training goes on\n$/);
     assert.equal(result.summary.epochs, 2);
     assert.ok(Number.isFinite(result.summary.test_loss));
     assert.deepEqual(result.summary.pictures, []);
