@@ -6,6 +6,7 @@ import { checkDenseNetwork, layerActivation, type Network } from '../nn/network.
 import { denseForward } from '../nn/dense.js';
 import { exactLogLikelihood, likelihoodCost, type RbmParams, type VisibleKind } from '../metrics/rbm-likelihood.js';
 import { choiceOption, flag, positiveInteger } from './perturbation.js';
+import { squaredDistance } from '../tensor/vector.js';
 import { layerBuffers } from './target-propagation.js';
 import { checkRuleOptions, type LearningRule, type Picture, type PictureContext, type RuleOptions, type TrainableGroup } from './rule.js';
 
@@ -57,7 +58,7 @@ export function rbm(options: RuleOptions = {}): LearningRule<RbmState> {
   const meanField = flag('rbm', 'meanField', options.meanField ?? false);
   const layerOption = options.layer === undefined ? null : positiveInteger('rbm', 'layer', options.layer) - 1;
   const likelihood = choiceOption('rbm', 'likelihood', options.likelihood ?? 'auto', ['auto', 'off']);
-  const buffers = layerBuffers();
+  const buffers = layerBuffers(), chainScratch = layerBuffers();
   let gradA = new Float32Array(0);
   return {
     id: 'rbm',
@@ -88,14 +89,14 @@ export function rbm(options: RuleOptions = {}): LearningRule<RbmState> {
       const pv = buffers(3, rows, nv), v = buffers(4, rows, nv), ph = buffers(5, rows, nh);
       hiddenProbabilities(be, params, v0, ph0);
       // The negative phase's chain starts at the data's hidden sample (CD) or at the chain's visible state (PCD).
-      const chainStart = chainRows(state, batch.indices, v0, rows, nv, chains);
+      const chainStart = chainRows(state, batch.indices, v0, rows, nv, chains, chainScratch(0, rows, nv));
       if (chainStart) hiddenProbabilities(be, params, chainStart, ph);
       const hiddenStates = (p: Matrix) => (meanField ? h.data.set(p.data) : sampleBernoulli(be, rng, p.data, u.data.subarray(0, rows * nh), h.data));
       hiddenStates(chainStart ? ph : ph0);
       let error = 0;
       for (let step = 1; step <= k; step++) {
         visibleMeans(be, params, h, pv);
-        if (step === 1) error = reconstructionError(v0, pv) / rows;
+        if (step === 1) error = squaredDistance(v0.data, pv.data) / rows;
         if (sampleVisible) sampleVisibleUnits(be, rng, visible, pv, u, v);
         else v.data.set(pv.data);
         hiddenProbabilities(be, params, v, ph);
@@ -178,15 +179,9 @@ function sampleVisibleUnits(be: Backend, rng: Rng, kind: VisibleKind, mean: Matr
   be.axpby(1, mean.data, 1, out.data);
 }
 
-function reconstructionError(v0: Matrix, pv: Matrix): number {
-  let sum = 0;
-  for (let i = 0; i < v0.rows * v0.cols; i++) sum += (v0.data[i] - pv.data[i]) ** 2;
-  return sum;
-}
-
 /** The negative phase's starting visible states for persistent chains (null for CD from the data): the
  * batch-size fantasy particles, or each example's own chain, started at the data the first time. */
-function chainRows(state: RbmState, indices: Int32Array | undefined, v0: Matrix, rows: number, nv: number, kind: ChainKind): Matrix | null {
+function chainRows(state: RbmState, indices: Int32Array | undefined, v0: Matrix, rows: number, nv: number, kind: ChainKind, start: Matrix): Matrix | null {
   if (kind === 'data') return null;
   if (kind === 'persistent') {
     if (!state.chains || state.chains.length < rows * nv) {
@@ -199,7 +194,6 @@ function chainRows(state: RbmState, indices: Int32Array | undefined, v0: Matrix,
   }
   if (!indices) throw new Error("rbm's per-example chains need the batch's example indices (Batch.indices)");
   const chains = state.chains as Float32Array, started = state.started as Uint8Array;
-  const start = { rows, cols: nv, data: new Float32Array(rows * nv) };
   for (let r = 0; r < rows; r++) {
     const i = indices[r];
     if (!started[i]) { chains.set(v0.data.subarray(r * nv, (r + 1) * nv), i * nv); started[i] = 1; }

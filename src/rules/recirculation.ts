@@ -5,7 +5,7 @@ import { checkDenseNetwork, forward, layerActivation, layerInput, type Network, 
 import { denseParamGrads } from '../nn/dense.js';
 import { activationChange } from '../nn/activations.js';
 import { applyMask, fillRandom, randomMask, readFeedbackInit, scaleToNorm } from './feedback-matrices.js';
-import { norm } from '../tensor/vector.js';
+import { dot, norm } from '../tensor/vector.js';
 import { choiceOption, positiveNumber } from './perturbation.js';
 import { layerBuffers } from './target-propagation.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions, type TrainableGroup } from './rule.js';
@@ -123,9 +123,9 @@ export function recirculation(options: RuleOptions = {}): LearningRule<Recircula
         be.axpby(-1 / (eta * rows), next.data, 0, delta.data);
         denseParamGrads(be, delta, layerInput(batch.x, ws, l - 1), grads[l - 1]);
         // The autoencoder's delta rule: e = (r − h) ⊙ f'(x̃) / rows; ∂/∂G_l = h_lᵀ e (W_l's shape), ∂/∂c = Σ e.
-        metrics[`reconstruction${l}`] = squaredError(recon, h) / rows;
         const e = recon;
         be.axpby(-1, h.data, 1, e.data);
+        metrics[`reconstruction${l}`] = dot(e.data, e.data) / rows;
         be.activateBackward(act, drive.data, recon.data, e.data, e.data, spec.leakySlope);
         const gc = groupBuffer(updates, state.c[l].length);
         be.sumRows(e, 1 / rows, 0, gc);
@@ -181,8 +181,3 @@ function checkStack(net: Network): void {
   if (net.spec.model === 'settling') throw new Error('recirc trains a feed-forward stack: use --model feedforward');
 }
 
-function squaredError(a: Matrix, b: Matrix): number {
-  let sum = 0;
-  for (let i = 0; i < a.rows * a.cols; i++) sum += (a.data[i] - b.data[i]) ** 2;
-  return sum;
-}

@@ -10,3 +10,10 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function norm(a: ArrayLike<number>): number {
   return Math.sqrt(dot(a, a));
 }
+
+/** Σ_i (a_i − b_i)², in float64. */
+export function squaredDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return s;
+}
