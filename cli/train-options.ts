@@ -2,7 +2,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseActivation } from '../src/nn/activations.js';
 import { parseInit, type InitSpec } from '../src/nn/init.js';
 import { LOSS_KINDS, type LossKind } from '../src/nn/losses.js';
-import { architectureSpec } from '../src/nn/network.js';
+import { architectureSpec, type NetworkSpec } from '../src/nn/network.js';
+import { DEFAULT_SPIKING } from '../src/nn/spiking.js';
+import type { QuantizeSpec } from '../src/nn/stochastic.js';
 import { DEFAULT_SETTLE, type SettleSpec } from '../src/nn/settling.js';
 import { ARCH_GRAMMAR } from '../src/nn/layer-spec.js';
 import { DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from '../src/optim/optimizer.js';
@@ -28,9 +30,21 @@ export const TRAIN_USAGE = `usage: ngrad train [options]
   --out-act NAME       output activation                                          [linear]
   --loss NAME          softmax_xent or mse                    [softmax_xent for classes, else mse]
   --init NAME          glorot, he, or uniform:OMEGA           [glorot; he for relu]
-  --model NAME         feedforward, or settling: an energy-based net that relaxes with the input
+  --model NAME         feedforward; settling: an energy-based net that relaxes with the input
                        clamped and predicts from its free fixed point (every layer --act's
-                       hard_sigmoid or sigmoid; loss mse by default)                [feedforward]
+                       hard_sigmoid or sigmoid; loss mse by default); or spiking: hidden
+                       layers of spiking neurons run for --time-steps steps per input, the
+                       output read out from the last one's spike counts           [feedforward]
+  --neuron NAME        a spiking net's neurons: lif (leaky integrate-and-fire) or bernoulli
+                       (a spike with probability σ(current) each step)            [lif]
+  --time-steps T       a spiking net's time steps per input                       [50]
+  --lif TAU,THETA      LIF membrane time constant (steps) and threshold           [10,0.25]
+  --spike-input NAME   spikes (pixel x spikes with probability x each step) or current [spikes]
+  --forward-bits N     1: hidden logistic units send samples of {0, 1} with P(1) = σ(z)
+                       during training (needs --act sigmoid); 0: real values      [0]
+  --backward-bits N    k ≥ 2: errors sent to hidden layers are quantised to k stochastic
+                       bits, a sign and k−1 magnitude bits, unbiased (bp and the feedback
+                       family); 0: real values                                    [0]
   --settle E,N[,T]     a settling net's free phase: step size E, at most N steps, stop early
                        once no unit moves more than T·E a step; E = 1 under hard_sigmoid is the
                        fixed-point form s ← clip(drive) of Laborieux et al. 2021    [0.5,20,0]
@@ -105,6 +119,12 @@ const OPTIONS = {
   model: { type: 'string', default: 'feedforward' },
   settle: { type: 'string' },
   'feedback-gain': { type: 'string' },
+  neuron: { type: 'string' },
+  'time-steps': { type: 'string' },
+  lif: { type: 'string' },
+  'spike-input': { type: 'string' },
+  'forward-bits': { type: 'string', default: '0' },
+  'backward-bits': { type: 'string', default: '0' },
   epochs: { type: 'string', default: '20' },
   batch: { type: 'string', default: '100' },
   lr: { type: 'string', default: '0.2' },
@@ -146,17 +166,19 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
   if (values.loss !== undefined && !LOSS_KINDS.includes(values.loss as LossKind)) {
     throw new UsageError(`unknown loss '${values.loss}' (choose ${LOSS_KINDS.join(', ')})`);
   }
-  if (values.model !== 'feedforward' && values.model !== 'settling') {
-    throw new UsageError(`unknown model '${values.model}' (choose feedforward or settling)`);
+  if (values.model !== 'feedforward' && values.model !== 'settling' && values.model !== 'spiking') {
+    throw new UsageError(`unknown model '${values.model}' (choose feedforward, settling or spiking)`);
   }
   if (values.settle !== undefined && values.model !== 'settling') throw new UsageError('--settle is for --model settling');
   if (values['feedback-gain'] !== undefined && values.model !== 'settling') throw new UsageError('--feedback-gain is for --model settling');
   const settling = values.model === 'settling' ? { model: 'settling' as const, settle: parseSettle(values.settle, values['feedback-gain']) } : {};
+  const seed = parseWholeNumber('--seed', values.seed, 0, 2 ** 31 - 1); // the generator takes a 32-bit seed
+  const spiking = parseSpiking(values, seed);
+  const quantize = parseQuantize(values['forward-bits'], values['backward-bits']);
   if (!OPTIMIZER_NAMES.includes(values.optimizer as OptimizerName)) {
     throw new UsageError(`unknown optimizer '${values.optimizer}' (choose ${OPTIMIZER_NAMES.join(', ')})`);
   }
   const epochs = parseWholeNumber('--epochs', values.epochs, 1);
-  const seed = parseWholeNumber('--seed', values.seed, 0, 2 ** 31 - 1); // the generator takes a 32-bit seed
   const ruleOptions = parseRuleOptions(values['rule-opt']);
   const optimizer: OptimizerConfig = {
     ...DEFAULT_OPTIMIZER,
@@ -184,6 +206,8 @@ export function parseTrainArgs(argv: string[]): TrainInvocation {
         loss: (values.loss as LossKind | undefined) ?? (values.model === 'settling' ? 'mse' : 'softmax_xent'),
         init,
         ...settling,
+        ...spiking,
+        ...(quantize ? { quantize } : {}),
       },
       optimizer,
       train: {
@@ -361,6 +385,37 @@ function parseGroupOptions(pairs: string[], runOptimizer: OptimizerConfig): Reco
     } else throw new UsageError(`--group-opt ${key}: a group has lr, optimizer, momentum and weightDecay`);
   }
   return groups;
+}
+
+/** --model spiking with --neuron, --time-steps, --lif TAU,THETA and --spike-input; the evaluation stream from --seed. */
+function parseSpiking(values: { model?: string; neuron?: string; 'time-steps'?: string; lif?: string; 'spike-input'?: string }, seed: number): Pick<NetworkSpec, 'model' | 'spiking'> {
+  const given = (['neuron', 'time-steps', 'lif', 'spike-input'] as const).filter((k) => values[k] !== undefined);
+  if (values.model !== 'spiking') {
+    if (given.length) throw new UsageError(`--${given[0]} is for --model spiking`);
+    return {};
+  }
+  const neuron = values.neuron ?? DEFAULT_SPIKING.neuron;
+  if (neuron !== 'lif' && neuron !== 'bernoulli') throw new UsageError(`unknown --neuron '${neuron}' (choose lif or bernoulli)`);
+  const input = values['spike-input'] ?? DEFAULT_SPIKING.input;
+  if (input !== 'spikes' && input !== 'current') throw new UsageError(`unknown --spike-input '${input}' (choose spikes or current)`);
+  let { tau, threshold } = DEFAULT_SPIKING;
+  if (values.lif !== undefined) {
+    const parts = values.lif.split(',').map(Number);
+    if (parts.length !== 2 || !parts.every((v) => v > 0 && Number.isFinite(v))) {
+      throw new UsageError(`bad --lif '${values.lif}': give the membrane time constant in steps and the threshold, e.g. 10,1`);
+    }
+    [tau, threshold] = parts;
+  }
+  const steps = values['time-steps'] === undefined ? DEFAULT_SPIKING.steps : parseWholeNumber('--time-steps', values['time-steps'], 1, 10000);
+  return { model: 'spiking', spiking: { neuron, steps, tau, threshold, input, seed } };
+}
+
+/** --forward-bits 0|1 and --backward-bits 0|k: the spec's quantize field, or null at full precision. */
+function parseQuantize(forwardText: string, backwardText: string): QuantizeSpec | null {
+  const forwardBits = parseWholeNumber('--forward-bits', forwardText, 0, 1) as 0 | 1;
+  const backwardBits = parseWholeNumber('--backward-bits', backwardText, 0, 16);
+  if (backwardBits === 1) throw new UsageError('--backward-bits 1 cannot carry a sign and a magnitude: give 0 (real values) or at least 2');
+  return forwardBits || backwardBits ? { forwardBits, backwardBits } : null;
 }
 
 /** --settle E,N[,T]: a settling net's free-phase step size, most steps and tolerance; --feedback-gain G. */

@@ -13,7 +13,7 @@ import type { Backend } from '../tensor/backend.js';
 import { matrix, type Matrix } from '../tensor/matrix.js';
 import { denseInputError, type DenseParams } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
-import { createWorkspace, forward, layerActivation, networkLayers, zerosLike, type Network, type Workspace } from '../nn/network.js';
+import { createWorkspace, forward, layerDerivative, layerInput, networkLayers, zerosLike, type Network, type Workspace } from '../nn/network.js';
 import type { Batch } from '../rules/rule.js';
 import { luFactor, luSolve } from '../tensor/lu.js';
 
@@ -53,7 +53,7 @@ export class GaussNewtonReference {
       let above = dh;
       for (let l = top; l >= 1; l--) {
         const dz = matrix(B, spec.sizes[l + 1]);
-        be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, above.data, dz.data, spec.leakySlope);
+        layerDerivative(be, spec, l, ws, above.data, dz.data);
         denseInputError(be, dz, net.layers[l].W, rows[l - 1][k]);
         above = rows[l - 1][k];
       }
@@ -81,8 +81,8 @@ export class GaussNewtonReference {
         }
       }
       const dz = matrix(B, width);
-      be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, s.data, dz.data, spec.leakySlope);
-      networkLayers(spec)[l].paramGrads(be, dz, l === 0 ? batch.x : ws.h[l - 1], this.grads[l]);
+      layerDerivative(be, spec, l, ws, s.data, dz.data);
+      networkLayers(spec)[l].paramGrads(be, dz, layerInput(batch.x, ws, l), this.grads[l]);
       if (l < top) signals.push(s);
     }
     return { grads: this.grads, signals };

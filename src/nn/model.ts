@@ -50,8 +50,15 @@ export const settlingModel: Model = {
   },
 };
 
+/** The spiking model (nn/spiking.ts): the hidden layers spike for T steps, and the output layer reads the last
+ * hidden layer's spike counts out; `forward` runs the simulation, from the spec's fixed evaluation stream here. */
+export const spikingModel: Model = {
+  kind: 'spiking',
+  createPredictor: feedForwardModel.createPredictor,
+};
+
 /** Every model kind by name; a spec's `model` field picks one (feed-forward when absent). */
-export const MODELS = { feedforward: feedForwardModel, settling: settlingModel } satisfies Record<string, Model>;
+export const MODELS = { feedforward: feedForwardModel, settling: settlingModel, spiking: spikingModel } satisfies Record<string, Model>;
 export type ModelKind = keyof typeof MODELS;
 
 export function modelFor(net: Network): Model {

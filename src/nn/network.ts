@@ -11,6 +11,8 @@ import type { SettleSpec } from './settling.js';
 import { conv2dLayer, local2dLayer } from './conv2d.js';
 import { layerOutputShape, parseArchitecture, type LayerSpec } from './layer-spec.js';
 import { pool2dLayer } from './pool2d.js';
+import { checkQuantize, quantizeErrors, sampleBinary, type QuantizeSpec } from './stochastic.js';
+import { checkSpiking, DEFAULT_SPIKING, simulateSpikes, spikeBufferRows, spikeBuffers, spikingDerivative, type SpikeBuffers, type SpikingSpec } from './spiking.js';
 
 /** What a multi-layer perceptron is, independent of its parameter values. */
 export interface NetworkSpec {
@@ -33,6 +35,11 @@ export interface NetworkSpec {
   layers?: LayerSpec[];
   /** The input's per-example shape, e.g. [1, 28, 28], with `layers`. */
   inputShape?: number[];
+  /** Stochastic low-precision signals during training (nn/stochastic.ts): 1-bit hidden activities, k-bit errors.
+   * Absent: real values. */
+  quantize?: QuantizeSpec;
+  /** The neurons of a spiking network (model 'spiking'; nn/spiking.ts); DEFAULT_SPIKING when absent. */
+  spiking?: SpikingSpec;
 }
 
 /** A network is its spec plus plain parameter data: layers[l] maps sizes[l] → sizes[l+1]. */
@@ -102,6 +109,18 @@ export function checkDenseNetwork(rule: string, spec: NetworkSpec): void {
   }
 }
 
+/** Refuses quantisation or spiking settings the network cannot run, with a one-line error that names the fix. */
+export function checkSignals(spec: NetworkSpec): void {
+  if (spec.quantize) checkQuantize(spec.quantize, spec.hidden);
+  if (spec.spiking && spec.model !== 'spiking') throw new Error('spiking neurons are for a spiking network: add --model spiking');
+  const spiking = spikingSpec(spec);
+  if (!spiking) return;
+  checkSpiking(spiking);
+  const other = networkLayers(spec).findIndex((k) => k.kind !== 'dense');
+  if (other >= 0) throw new Error(`a spiking network has dense layers, but layer ${other + 1} is ${networkLayers(spec)[other].kind}: use an architecture like 784-500-10`);
+  if (spec.quantize?.forwardBits === 1) throw new Error('a spiking network already sends spikes: leave out --forward-bits');
+}
+
 /** Refuses a network whose parameters would not fit in memory, before anything is allocated. */
 export function checkNetworkSize(spec: NetworkSpec): void {
   const count = networkLayers(spec).reduce((n, layer) => n + layer.weightShape.rows * layer.weightShape.cols + layer.biasSize, 0);
@@ -116,6 +135,7 @@ export function checkNetworkSize(spec: NetworkSpec): void {
 
 export function createNetwork(spec: NetworkSpec, rng: Rng): Network {
   checkNetworkSize(spec);
+  checkSignals(spec);
   return { spec, layers: networkLayers(spec).map((layer) => layer.initParams(spec.init, rng)) };
 }
 
@@ -156,6 +176,12 @@ export interface Workspace {
   /** dh[l]: error at the activity of layer l; dz[l]: error at its pre-activation. */
   dh: Matrix[];
   dz: Matrix[];
+  /** The training step's random stream, set by the training loop: 1-bit units and k-bit errors sample from it, and
+   * a spiking net draws its spikes from it. Absent (evaluation, the diagnostics' references): quantised units pass
+   * their expected values, and a spiking net draws from its spec's fixed evaluation stream. */
+  rng?: Rng;
+  /** A spiking network's simulation buffers (model 'spiking'). */
+  spikes?: SpikeBuffers;
 }
 
 export function createWorkspace(spec: NetworkSpec, capacity: number): Workspace {
@@ -168,7 +194,9 @@ export function createWorkspace(spec: NetworkSpec, capacity: number): Workspace 
     );
   }
   const make = () => widths.map((w) => matrix(capacity, w));
-  return { capacity, z: make(), h: make(), dh: make(), dz: make() };
+  const ws: Workspace = { capacity, z: make(), h: make(), dh: make(), dz: make() };
+  if (spec.model === 'spiking') ws.spikes = spikeBuffers(widths, spec.sizes[0], capacity);
+  return ws;
 }
 
 /** The workspace's matrices cut to `rows` rows (the last batch of an epoch may be short). */
@@ -176,25 +204,75 @@ export function workspaceRows(ws: Workspace, rows: number): Workspace {
   if (rows > ws.capacity) throw new Error(`batch of ${rows} rows exceeds workspace capacity ${ws.capacity}`);
   if (rows === ws.capacity) return ws;
   const cut = (ms: Matrix[]) => ms.map((m) => topRows(m, rows));
-  return { capacity: rows, z: cut(ws.z), h: cut(ws.h), dh: cut(ws.dh), dz: cut(ws.dz) };
+  const out: Workspace = { capacity: rows, z: cut(ws.z), h: cut(ws.h), dh: cut(ws.dh), dz: cut(ws.dz) };
+  if (ws.rng) out.rng = ws.rng;
+  if (ws.spikes) out.spikes = spikeBufferRows(ws.spikes, rows);
+  return out;
 }
 
-/** Forward pass: h_l = f_l(W_l h_{l−1} + b_l), h_0 = x. Returns the output activity (a view into ws). */
+/** The spiking neurons of a spiking network; null for other models. */
+export function spikingSpec(spec: NetworkSpec): SpikingSpec | null {
+  return spec.model === 'spiking' ? spec.spiking ?? DEFAULT_SPIKING : null;
+}
+
+/** true when hidden layer l's activities are stochastic (1-bit samples or spike rates), so that its derivative is
+ * the one of its rate function at z (layerDerivative), not of the values in h. */
+function stochasticLayer(spec: NetworkSpec, l: number): boolean {
+  return l < spec.sizes.length - 2 && (spec.model === 'spiking' || spec.quantize?.forwardBits === 1);
+}
+
+/** Forward pass: h_l = f_l(W_l h_{l−1} + b_l), h_0 = x. Returns the output activity (a view into ws). With 1-bit
+ * forward activities (spec.quantize) and the step's stream in ws, each hidden logistic unit sends a sample of
+ * {0, 1} with P(1) = σ(z_l). A spiking network runs its hidden layers for T steps (nn/spiking.ts): h_l holds their
+ * rates, and the output layer reads the last one's out. */
 export function forward(be: Backend, net: Network, x: Matrix, ws: Workspace): Matrix {
   const { spec, layers } = net;
   const kinds = networkLayers(spec);
-  let input = x;
-  for (let l = 0; l < layers.length; l++) {
-    kinds[l].forward(be, layers[l], input, ws.z[l]);
-    be.activate(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, spec.leakySlope);
-    input = ws.h[l];
+  const spiking = spikingSpec(spec), sample = spec.quantize?.forwardBits === 1 ? ws.rng : undefined;
+  let first = 0;
+  if (spiking) {
+    if (!ws.spikes) throw new Error('a spiking network needs a workspace made for it (createWorkspace with its spec)');
+    simulateSpikes(be, kinds, layers, spiking, x, ws.z, ws.h, ws.spikes, ws.rng ?? null);
+    first = layers.length - 1;
   }
-  return input;
+  for (let l = first; l < layers.length; l++) {
+    kinds[l].forward(be, layers[l], layerInput(x, ws, l), ws.z[l]);
+    be.activate(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, spec.leakySlope);
+    if (sample && l < layers.length - 1) sampleBinary(ws.h[l].data, sample);
+  }
+  return ws.h[layers.length - 1];
 }
 
-/** The input of layer l during the last forward pass. */
+/** The input of layer l during the last forward pass (a spiking net's layer 0: the input's spike rate). */
 export function layerInput(x: Matrix, ws: Workspace, l: number): Matrix {
-  return l === 0 ? x : ws.h[l - 1];
+  if (l > 0) return ws.h[l - 1];
+  return ws.spikes ? ws.spikes.inputRate : x;
+}
+
+/** δz_l = δh_l ⊙ f'_l(z_l) at the last forward pass in ws; a stochastic hidden layer (1-bit samples, spikes) takes
+ * the derivative of its rate function at z_l (σ for logistic samples), since its h holds samples, not f(z). */
+export function layerDerivative(be: Backend, spec: NetworkSpec, l: number, ws: Workspace, dh: Float32Array, dz: Float32Array): void {
+  const z = ws.z[l].data;
+  if (!stochasticLayer(spec, l)) {
+    be.activateBackward(layerActivation(spec, l), z, ws.h[l].data, dh, dz, spec.leakySlope);
+    return;
+  }
+  const spiking = spikingSpec(spec);
+  if (spiking) {
+    spikingDerivative(spiking, z, dh, dz);
+    return;
+  }
+  for (let i = 0; i < z.length; i++) {
+    const p = 1 / (1 + Math.exp(-z[i]));
+    dz[i] = dh[i] * p * (1 - p);
+  }
+}
+
+/** Quantises an error signal sent down to a hidden layer to the spec's backward bits, from the step's stream in ws
+ * (nothing without it, or at full precision). Rules that deliver errors to hidden layers call it on each. */
+export function quantizeSentError(spec: NetworkSpec, ws: Workspace, signal: Matrix): void {
+  const bits = spec.quantize?.backwardBits ?? 0;
+  if (bits > 0 && ws.rng) quantizeErrors(signal, bits, ws.rng);
 }
 
 /**
@@ -209,8 +287,10 @@ export function backward(
   const { spec, layers } = net;
   const kinds = networkLayers(spec);
   for (let l = layers.length - 1; l >= 0; l--) {
-    be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
+    layerDerivative(be, spec, l, ws, ws.dh[l].data, ws.dz[l].data);
     kinds[l].paramGrads(be, ws.dz[l], layerInput(x, ws, l), grads[l]);
-    if (l > 0) kinds[l].inputError(be, ws.dz[l], feedback(l), ws.dh[l - 1], layerInput(x, ws, l));
+    if (l === 0) continue;
+    kinds[l].inputError(be, ws.dz[l], feedback(l), ws.dh[l - 1], layerInput(x, ws, l));
+    quantizeSentError(spec, ws, ws.dh[l - 1]);
   }
 }

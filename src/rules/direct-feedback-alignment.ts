@@ -2,7 +2,7 @@ import { matrix, type Matrix } from '../tensor/matrix.js';
 import { layerActivation, networkLayers } from '../nn/network.js';
 import { denseInputError } from '../nn/dense.js';
 import { lossAndGrad } from '../nn/losses.js';
-import { forward, layerInput } from '../nn/network.js';
+import { forward, layerDerivative, layerInput, quantizeSentError } from '../nn/network.js';
 import { norm } from '../tensor/vector.js';
 import { fillRandom, readFeedbackInit, scaleToNorm } from './feedback-matrices.js';
 import { checkRuleOptions, type LearningRule, type RuleOptions } from './rule.js';
@@ -50,7 +50,8 @@ export function directFeedbackAlignment(options: RuleOptions = {}): LearningRule
       kinds[L - 1].paramGrads(be, e, layerInput(batch.x, ws, L - 1), ctx.grads[L - 1]);
       for (let l = 0; l < L - 1; l++) {
         denseInputError(be, e, state.D[l], ws.dh[l]); // δh_l = e·D_l
-        be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
+        quantizeSentError(spec, ws, ws.dh[l]);
+        layerDerivative(be, spec, l, ws, ws.dh[l].data, ws.dz[l].data);
         kinds[l].paramGrads(be, ws.dz[l], layerInput(batch.x, ws, l), ctx.grads[l]);
       }
       return { loss, grads: ctx.grads, state, signals: ws.dh.slice(0, L - 1) };

@@ -40,6 +40,9 @@ export interface RuleInfo {
   /** The hidden units the rule's model is made of (rbm, wakesleep: logistic), which specForRule gives a feed-forward
    * spec. Absent: any. */
   hidden?: ActivationKind;
+  /** true: the rule sends error signals to the hidden layers (down the layers, or directly from the output), which
+   * 1-bit-forward runs can quantise to k bits (spec.quantize.backwardBits) and spiking nets carry (model 'spiking'). */
+  errorSignals?: true;
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -52,6 +55,7 @@ export const RULES = {
       '(weight transport), a second kind of signal next to the forward activity: the reference every ' +
       'other rule is compared with.',
     create: (options) => backprop(options) as LearningRule,
+    errorSignals: true,
   },
   fa: {
     title: 'Feedback alignment',
@@ -61,6 +65,7 @@ export const RULES = {
       'so no weight transport is needed. The forward weights come to align with B, and learning works as ' +
       'long as the delivered error lies within 90° of the true one.',
     create: (options) => feedbackAlignment(options) as LearningRule,
+    errorSignals: true,
   },
   dfa: {
     title: 'Direct feedback alignment',
@@ -69,6 +74,7 @@ export const RULES = {
       'Each hidden layer receives the output error directly through its own fixed random matrix: no ' +
       'layer-by-layer backward pass at all, and no symmetric weights.',
     create: (options) => directFeedbackAlignment(options) as LearningRule,
+    errorSignals: true,
   },
   sign: {
     title: 'Sign symmetry',
@@ -77,6 +83,7 @@ export const RULES = {
       'The feedback weights share only the signs of the forward weights, B = sign(W)ᵀ, scaled by mean |W| (default), ' +
       'unit, fixed random or per-batch random magnitudes: a weaker form of weight transport that still learns well.',
     create: (options) => signSymmetry(options) as LearningRule,
+    errorSignals: true,
   },
   wm: {
     title: 'Weight mirror',
@@ -86,6 +93,7 @@ export const RULES = {
       'of each layer’s noisy input with its output, which is proportional to Wᵀ. Engaged mode then learns W ' +
       'through B as in feedback alignment.',
     create: (options) => weightMirror(options) as LearningRule,
+    errorSignals: true,
   },
   kp: {
     title: 'Kolen–Pollack',
@@ -94,6 +102,7 @@ export const RULES = {
       'Forward and feedback weights receive the same (transposed) update, computed from locally available ' +
       'activity and error, and both decay: their difference shrinks every step, so B converges to Wᵀ.',
     create: (options) => kolenPollack(options) as LearningRule,
+    errorSignals: true,
   },
   ep: {
     title: 'Equilibrium propagation',
@@ -278,6 +287,22 @@ export function isRuleId(id: string): id is RuleId {
 export function createRule(id: string, options: RuleOptions = {}): LearningRule {
   if (!isRuleId(id)) throw new Error(`unknown rule '${id}' (choose ${RULE_IDS.join(', ')}; 'ngrad rules' lists them)`);
   return RULES[id].create(options);
+}
+
+/** Refuses a network whose signals the rule cannot use, with a one-line error that names the fix: k-bit errors and
+ * spiking networks need a rule that sends error signals to its hidden layers; 1-bit activities a feed-forward net. */
+export function checkRuleFitsSpec(id: RuleId, spec: NetworkSpec): void {
+  const info: RuleInfo = RULES[id];
+  const senders = RULE_IDS.filter((r) => (RULES[r] as RuleInfo).errorSignals).join(', ');
+  if ((spec.quantize?.backwardBits ?? 0) > 0 && !info.errorSignals) {
+    throw new Error(`rule '${id}' sends no error signals to its hidden layers, so there is nothing for --backward-bits to quantise: use one of ${senders}`);
+  }
+  if (spec.quantize?.forwardBits === 1 && (spec.model === 'settling' || info.model === 'settling')) {
+    throw new Error(`1-bit forward activities are for feed-forward nets; rule '${id}' trains a settling network: leave out --forward-bits`);
+  }
+  if (spec.model === 'spiking' && !info.errorSignals) {
+    throw new Error(`a spiking network is trained through its rates by a rule that sends error signals (${senders}), not by '${id}'`);
+  }
 }
 
 /** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a

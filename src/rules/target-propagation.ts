@@ -9,7 +9,7 @@ import { matrix, type Matrix } from '../tensor/matrix.js';
 import type { Rng } from '../random.js';
 import { denseForward, denseParamGrads, type DenseParams } from '../nn/dense.js';
 import { initWeights } from '../nn/init.js';
-import { checkDenseNetwork, layerActivation, networkLayers, type Network, type Param, type Workspace } from '../nn/network.js';
+import { checkDenseNetwork, layerActivation, layerDerivative, layerInput, networkLayers, type Network, type Param, type Workspace } from '../nn/network.js';
 import { scratch } from '../nn/im2col.js';
 import { dot } from '../tensor/vector.js';
 import { softmax } from '../nn/losses.js';
@@ -102,8 +102,8 @@ export function layerLocalLoss(be: Backend, net: Network, x: Matrix, ws: Workspa
     loss *= weight;
     be.axpby(0, ws.dh[l].data, weight, ws.dh[l].data);
   }
-  be.activateBackward(layerActivation(spec, l), ws.z[l].data, ws.h[l].data, ws.dh[l].data, ws.dz[l].data, spec.leakySlope);
-  networkLayers(spec)[l].paramGrads(be, ws.dz[l], l === 0 ? x : ws.h[l - 1], grads);
+  layerDerivative(be, spec, l, ws, ws.dh[l].data, ws.dz[l].data);
+  networkLayers(spec)[l].paramGrads(be, ws.dz[l], layerInput(x, ws, l), grads);
   return loss;
 }
 

@@ -2,7 +2,7 @@ import type { Backend } from '../tensor/backend.js';
 import type { DataSplits } from '../data/dataset.js';
 import { createNetwork, type NetworkSpec } from '../nn/network.js';
 import { makeOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
-import { createRule, type RuleId } from '../rules/registry.js';
+import { checkRuleFitsSpec, createRule, type RuleId } from '../rules/registry.js';
 import type { LearningRule, RuleOptions } from '../rules/rule.js';
 import type { ScheduleConfig } from './schedule.js';
 import { singleStage, type GroupSettings, type Stage } from './stage.js';
@@ -40,6 +40,7 @@ export interface RunConfig {
 
 /** The stages a run config describes, with the rules made from the registry. */
 export function runStages(config: RunConfig): Stage[] {
+  for (const id of config.stages ? config.stages.map((s) => s.rule) : [config.rule]) checkRuleFitsSpec(id, config.spec);
   if (!config.stages) {
     const rule = createRule(config.rule, config.ruleOptions);
     return singleStage(rule, makeOptimizer(config.optimizer), config.train).map((s) => ({ ...s, groups: config.groups ?? {} }));

@@ -2,7 +2,7 @@ import type { Backend } from '../tensor/backend.js';
 import { gatherRows, matrix, topRows, type Matrix } from '../tensor/matrix.js';
 import { Rng, type RngState } from '../random.js';
 import type { DataSplits, Dataset } from '../data/dataset.js';
-import { createWorkspace, paramList, workspaceRows, zerosLike, type Network, type Param, type Workspace } from '../nn/network.js';
+import { createWorkspace, paramList, spikingSpec, workspaceRows, zerosLike, type Network, type Param, type Workspace } from '../nn/network.js';
 import type { DenseParams } from '../nn/dense.js';
 import type { Transform } from '../optim/transform.js';
 import type { Batch, InitInfo, LearningRule, Picture } from '../rules/rule.js';
@@ -226,6 +226,7 @@ export class Trainer {
   private trainStep(batch: Batch, lr: number): number {
     const { backend: be, state, rule } = this;
     const ws = workspaceRows(this.ws, batch.x.rows);
+    ws.rng = this.ruleRng; // stochastic units (1-bit activities, k-bit errors, spikes) sample from the step's stream
     const ctx = { backend: be, net: state.net, ws, rng: this.ruleRng, grads: this.grads };
     if (this.config.alignEvery > 0 && (state.step + 1) % this.config.alignEvery === 0) this.alignPending = true;
     const result = rule.step(ctx, state.ruleState, batch);
@@ -246,6 +247,8 @@ export class Trainer {
     }
     if (!Number.isFinite(result.loss)) return result.loss;
     if (result.metrics) this.onMetrics(result.metrics, batch.x.rows);
+    const spiking = spikingSpec(state.net.spec);
+    if (spiking) this.onMetrics({ spikesPerNeuron: meanSpikeCount(ws, spiking.steps) }, batch.x.rows);
     state.step++;
     const info = { backend: be, step: state.step, epoch: this.stageEpoch };
     if (result.updatesForward !== false) {
@@ -429,6 +432,17 @@ export function checkDataFits(net: Network, data: DataSplits): void {
 function trainedLayers(stage: readonly number[] | null, rule: readonly number[] | undefined): readonly number[] | null {
   if (!rule) return stage;
   return stage ? stage.filter((l) => rule.includes(l)) : rule;
+}
+
+/** Spikes per hidden neuron per input in the last forward pass: the hidden layers' mean rate × T. */
+function meanSpikeCount(ws: Workspace, steps: number): number {
+  const hidden = ws.h.slice(0, -1);
+  let sum = 0, count = 0;
+  for (const h of hidden) {
+    for (let i = 0; i < h.data.length; i++) sum += h.data[i];
+    count += h.data.length;
+  }
+  return count ? (sum / count) * steps : 0;
 }
 
 /** A settling rule's free fixed point, which its angles' reference needs. */
