@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../node/files.js';
 import { runsFigure, type RunCurves } from '../node/plot.js';
 import { isRuleId, RULE_IDS, specForRule, type RuleId } from '../src/rules/registry.js';
-import { trainWithFiles, type RunSummary } from './run-files.js';
+import { trainWithFiles, unitsLabel, type RunSummary } from './run-files.js';
 import { prepareRunFolder } from './run-folder.js';
 import { dataLabel, dataSource, fitRunToData, loadData, openBackend, trainerFor } from './train.js';
 import { parseTrainArgs, runFolder, splitRuleOptions, TRAIN_USAGE } from './train-options.js';
@@ -53,7 +53,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   }
   const settling = trainers.filter(({ run }) => run.spec.model === 'settling').map(({ rule }) => rule);
   const settlingNote = settling.length ? ` (${settling.join(', ')}: the settling net, hard_sigmoid)` : '';
-  const title = `${dataLabel(inv)}, ${base.spec.sizes.join('-')} ${base.spec.hidden}${settlingNote}, seed ${base.seed}`;
+  const title = `${dataLabel(inv)}, ${base.spec.sizes.join('-')} ${unitsLabel(base.spec)}${settlingNote}, seed ${base.seed}`;
   writeFileAtomic(join(out, 'compare.svg'), await runsFigure(curves, title));
   writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(summaries, null, 2)}\n`);
   process.stdout.write(formatTable(summaries, title, out));

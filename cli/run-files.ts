@@ -1,4 +1,5 @@
 import { architectureText } from '../src/nn/layer-spec.js';
+import { spikingSpec, type NetworkSpec } from '../src/nn/network.js';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveCheckpoint, writeFileAtomic } from '../node/files.js';
@@ -178,7 +179,7 @@ export function trainWithFiles(
     progress.stop();
   }
   const summary: RunSummary = {
-    rule: run.rule, data: saved.data, arch: run.spec.layers && run.spec.inputShape ? architectureText(run.spec.inputShape, run.spec.layers) : run.spec.sizes.join('-'), act: run.spec.hidden,
+    rule: run.rule, data: saved.data, arch: run.spec.layers && run.spec.inputShape ? architectureText(run.spec.inputShape, run.spec.layers) : run.spec.sizes.join('-'), act: unitsLabel(run.spec),
     epochs: trainer.state.epoch, batch: run.train.batchSize, lr: run.train.lr, optimizer: run.optimizer.name,
     backend: backend.name, threads: backend.getThreads(), seed: run.seed,
     test_error: facts.test.error, test_loss: facts.test.loss, validation_error: facts.validationError, train_loss: facts.trainLoss,
@@ -225,4 +226,12 @@ export function median(xs: readonly number[]): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b), mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The hidden units in words: the activation, a spiking net's neurons and steps, and quantised signals. */
+export function unitsLabel(spec: NetworkSpec): string {
+  const spiking = spikingSpec(spec);
+  const units = spiking ? `${spiking.neuron} spiking, T ${spiking.steps}` : spec.hidden;
+  const q = spec.quantize, signals = [q?.forwardBits ? '1-bit forward' : '', q?.backwardBits ? `${q.backwardBits}-bit backward` : ''].filter(Boolean);
+  return signals.length ? `${units} (${signals.join(', ')})` : units;
 }

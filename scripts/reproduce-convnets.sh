@@ -23,24 +23,8 @@ LC=1x28x28-lc32k3s2p1-lc64k3s2p1-1024-10
 CONV=1x28x28-c32k3s2p1-c64k3s2p1-1024-10
 mkdir -p "$out"
 
-# run NAME ARGS…: one training run into OUT/NAME; prints its summary line (and appends it to summaries.jsonl).
-run() {
-  local name=$1
-  shift
-  node bin/ngrad.js train --validation 10000 --quiet --json --out "$out/$name" "$@" | tail -1 | tee -a "$out/summaries.jsonl"
-}
-
-# best_lr NAME ARGS…: the rate of LRS with the lowest validation error of a short screen.
-best_lr() {
-  local name=$1 best='' best_err=2 lr err
-  shift
-  for lr in "${LRS[@]}"; do
-    err=$(run "screen-$name-lr$lr" --limit-train $SCREEN_TRAIN --epochs $SCREEN_EPOCHS --lr "$lr" "$@" |
-      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).validation_error))')
-    if node -e "process.exit(($err) < ($best_err) ? 0 : 1)"; then best=$lr best_err=$err; fi
-  done
-  echo "$best"
-}
+# shellcheck source=scripts/screen-lib.sh
+source scripts/screen-lib.sh
 
 if [[ $sets != mnist ]]; then
 for rule in bp fa dfa sign wm kp; do
