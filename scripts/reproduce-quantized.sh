@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=${1:?usage: bash scripts/reproduce-quantized.sh OUT [EPOCHS [ARCH]]}
 epochs=${2:-20}
 arch=${3:-784-1000-10}
-SCREEN_TRAIN=10000 SCREEN_EPOCHS=2 LRS=(0.05 0.2 0.5)
+SCREEN_TRAIN=10000 SCREEN_EPOCHS=2 LRS=(0.01 0.03 0.1)
 mkdir -p "$out"
 # shellcheck source=scripts/screen-lib.sh
 source scripts/screen-lib.sh
