@@ -123,12 +123,15 @@ test('quantisation settings and the rules that cannot use them are refused with 
   assert.throws(() => createNetwork({ ...spec, hidden: 'relu', quantize: { forwardBits: 1, backwardBits: 0 } }, Rng.fromSeed(1)), /--act sigmoid/);
 });
 
-test('1-bit forward and 2-bit backward: backprop and FA still learn MNIST, and the same seed gives the same numbers', () => {
+test('1-bit forward and 2-bit backward: backprop and FA learn MNIST about as well as at full precision, and the same seed gives the same numbers', () => {
   const data = loadDataset('mnist', { rng: runStreams(1).data, limitTrain: 3000, limitTest: 1000 });
-  const run = (rule: 'bp' | 'fa'): number => {
+  const run = (rule: 'bp' | 'fa', quantized: boolean): number => {
     const config: RunConfig = {
       rule, ruleOptions: {}, seed: 1,
-      spec: { sizes: [784, 200, 10], hidden: 'sigmoid', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' }, quantize: { forwardBits: 1, backwardBits: 2 } },
+      spec: {
+        sizes: [784, 200, 10], hidden: 'sigmoid', output: 'linear', leakySlope: 0.01, loss: 'softmax_xent', init: { kind: 'glorot' },
+        ...(quantized ? { quantize: { forwardBits: 1, backwardBits: 2 } } : {}),
+      },
       optimizer: { ...DEFAULT_OPTIMIZER, name: 'momentum' },
       train: { ...DEFAULT_TRAIN, epochs: 3, batchSize: 50, lr: 0.1, schedule: { kind: 'cosine', epochs: 3, minFactor: 0 } },
     };
@@ -136,8 +139,11 @@ test('1-bit forward and 2-bit backward: backprop and FA still learn MNIST, and t
     trainer.run();
     return trainer.evaluate(data.test).error as number;
   };
-  const bp = run('bp'), fa = run('fa');
-  assert.ok(bp < 0.15, `bp test error ${bp}`);
-  assert.ok(fa < 0.2, `fa test error ${fa}`);
-  assert.equal(run('bp'), bp, 'same seed, same backend: same error');
+  for (const rule of ['bp', 'fa'] as const) {
+    const full = run(rule, false), quantized = run(rule, true);
+    // full precision reaches about 15 % here (3 epochs on 3,000 images); the noisy signals may cost a few points
+    assert.ok(quantized < full + 0.04 && quantized < 0.2, `${rule}: ${quantized} quantised against ${full} at full precision`);
+  }
+  const once = run('bp', true);
+  assert.equal(run('bp', true), once, 'same seed, same backend: same error');
 });

@@ -31,9 +31,17 @@ export function checkQuantize(q: QuantizeSpec, hidden: string): void {
   }
 }
 
-/** p → a sample of {0, 1} with P(1) = p, in place (p in [0, 1]): E = p. */
+/** Uniforms for the draws, one generator step each (Rng.fillUniformFloat32), grown as needed. */
+let uniforms = new Float32Array(0);
+function drawUniforms(n: number, rng: Rng): Float32Array {
+  if (uniforms.length < n) uniforms = new Float32Array(n);
+  return rng.fillUniformFloat32(uniforms.subarray(0, n));
+}
+
+/** p → a sample of {0, 1} with P(1) = p, in place (p in [0, 1]): E = p (to float32's 2⁻²⁴). */
 export function sampleBinary(p: Float32Array, rng: Rng): void {
-  for (let i = 0; i < p.length; i++) p[i] = rng.uniform() < p[i] ? 1 : 0;
+  const u = drawUniforms(p.length, rng);
+  for (let i = 0; i < p.length; i++) p[i] = u[i] < p[i] ? 1 : 0;
 }
 
 /**
@@ -45,6 +53,7 @@ export function sampleBinary(p: Float32Array, rng: Rng): void {
  */
 export function quantizeErrors(d: Matrix, bits: number, rng: Rng): void {
   const levels = 2 ** (bits - 1) - 1, { rows, cols, data } = d;
+  const u = drawUniforms(rows * cols, rng);
   for (let r = 0; r < rows; r++) {
     const row = r * cols;
     let s = 0;
@@ -52,7 +61,7 @@ export function quantizeErrors(d: Matrix, bits: number, rng: Rng): void {
     if (!(s > 0) || !Number.isFinite(s)) continue; // zeros stay zero; a NaN row stays NaN (the loop reports it)
     for (let j = 0; j < cols; j++) {
       const x = data[row + j], a = (Math.abs(x) * levels) / s, low = Math.floor(a);
-      const level = Math.min(levels, low + (rng.uniform() < a - low ? 1 : 0));
+      const level = Math.min(levels, low + (u[row + j] < a - low ? 1 : 0));
       data[row + j] = (Math.sign(x) * s * level) / levels;
     }
   }
