@@ -52,11 +52,13 @@ export function buildControls(container: HTMLElement, settings: Settings, onChan
 
   const net = select('net', 'Network', NETS, settings.net, NET_NAMES);
   net.el.addEventListener('change', () => change({ net: net.el.value as Settings['net'] }));
+  net.row.title = 'Spiking nets: dense layers whose hidden neurons spike for T steps per input; the output reads the last layer\'s rates out';
   const steps = numberInput('steps', 'Time steps T', '');
   steps.hidden = settings.net === 'feedforward';
   // 1-bit forward activities are samples of logistic units, so choosing them switches the activation to sigmoid
   // (the Activation control shows it); a link that asks for them with another activation is refused with the reason.
   const signals = select('signals', 'Signals', SIGNALS, settings.signals, SIGNAL_NAMES);
+  signals.row.title = 'Stochastic, unbiased low-precision signals (Hinton 2007): hidden units send samples of {0, 1}, errors 2 bits; 1-bit forward needs sigmoid units';
   signals.el.addEventListener('change', () => {
     const value = signals.el.value as Settings['signals'];
     change({ signals: value, ...(needsSigmoid(value) && settings.net === 'feedforward' && { act: 'sigmoid' as const }) });
