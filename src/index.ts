@@ -18,7 +18,7 @@ export {
 } from './nn/network.js';
 
 export type { LearningRule, RuleContext, StepResult, Batch, RuleOptions, Locality, TrainableGroup, InitInfo } from './rules/rule.js';
-export { RULES, RULE_IDS, createRule, isRuleId, specForRule, type RuleId, type RuleInfo } from './rules/registry.js';
+export { RULES, RULE_IDS, createRule, isRuleId, specForRule, checkRuleFitsSpec, type RuleId, type RuleInfo } from './rules/registry.js';
 export { backprop } from './rules/backprop.js';
 export { EP_DEFAULTS } from './rules/equilibrium-propagation.js';
 
@@ -29,6 +29,7 @@ export { makeOptimizer, DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, type OptimizerConfig
 export { evaluate, type Evaluation } from './metrics/classification.js';
 export { exactLogLikelihood, freeEnergy, logPartition, type RbmParams, type VisibleKind } from './metrics/rbm-likelihood.js';
 export { exampleTargets, type ExampleTargets } from './metrics/targets.js';
+export { spikeRaster, type SpikeRaster, type SpikeRasterLayer, type SpikeRasterOptions } from './metrics/spike-raster.js';
 export {
   settlingTrace, tracePhase, tracedUnits, type PhaseTrace, type SettlingTrace, type SettlingTraceOptions, type TracedUnit,
 } from './metrics/settling-trace.js';
@@ -52,7 +53,9 @@ export {
   type RelaxOptions, type SettleSpec, type SettlingNet, type SettlingState,
 } from './nn/settling.js';
 export { feedForwardModel, settlingModel, modelFor, MODELS, type Model, type ModelKind, type Predictor } from './nn/model.js';
-export { networkLayers, checkNetworkSize, architectureSpec } from './nn/network.js';
+export { networkLayers, checkNetworkSize, architectureSpec, spikingSpec } from './nn/network.js';
+export { DEFAULT_SPIKING, type SpikingSpec, type SpikingNeuron, type SpikingInput } from './nn/spiking.js';
+export { FULL_PRECISION, type QuantizeSpec } from './nn/stochastic.js';
 export { parseArchitecture, ARCH_GRAMMAR, type LayerSpec, type Architecture } from './nn/layer-spec.js';
 export { denseLayer } from './nn/dense.js';
 export type { Layer, LayerParams } from './nn/layer.js';

@@ -121,7 +121,7 @@ test('lab e2e: a shared link restores its settings; a hostile one shows a notice
     const values = await page.$$eval('#controls select, #controls input', (els) =>
       Object.fromEntries(els.map((e) => [(e as HTMLInputElement).name, (e as HTMLInputElement).value])));
     assert.deepEqual(values, {
-      task: 'spirals', hidden: '12-6', act: 'relu', lr: '0.05', batch: '20', opt: 'momentum', seed: '42', speed: '3',
+      task: 'spirals', hidden: '12-6', act: 'relu', net: 'feedforward', steps: '20', signals: 'full', lr: '0.05', batch: '20', opt: 'momentum', seed: '42', speed: '3',
       rule1: 'kp', rule2: 'dfa', rule3: 'sign', rule4: '',
     });
     assert.equal(await page.getAttribute('#tab-inside', 'aria-selected'), 'true');
@@ -213,6 +213,54 @@ test('lab e2e: ep trains beside bp in Compare, and Inside shows its settling: E 
     await shot(page, 'lab-settling.png');
     await page.click('#tab-compare');
     assert.notEqual(await page.getAttribute('table.status tr[data-rule=ep]', 'data-train-loss'), '', 'ep trains in the Compare panel');
+  });
+});
+
+test('lab e2e: a spiking net shows a spike raster and spikes per neuron in Inside; a quantised race runs in Compare and names its signals', { skip, timeout: 90_000 }, async () => {
+  await withLab(async (page, lab) => {
+    await page.goto(`${lab.url}?task=xor&hidden=8&net=lif&steps=10&rules=bp,ep&lr=0.5&batch=4&speed=10&panel=inside`);
+    await page.waitForSelector('#status[data-state=ready]');
+    assert.match(await page.textContent('.slot1 .refusal') ?? '', /^a spiking network is trained through its rates by a rule that sends error signals .*, not by 'ep'$/);
+    assert.equal(await page.isHidden('#spikes-section'), true, 'nothing to show before training');
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#chart-metric-spikesPerNeuron')?.dataset.points) >= 5, undefined, { timeout: 60_000, polling: 200 });
+    await page.click('#pause');
+    await page.waitForSelector('#status[data-state=paused]');
+    assert.equal(await page.isVisible('#spikes-section'), true);
+    const rasters = await page.$$eval('#spikes canvas', (cs) => cs.map((e) => {
+      const c = e as HTMLCanvasElement, { rule, layer, units, steps, counts } = c.dataset;
+      const pixels = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+      let blue = 0;
+      for (let i = 0; i < pixels.length; i += 4) if (Math.abs(pixels[i]) + Math.abs(pixels[i + 1] - 0x72) + Math.abs(pixels[i + 2] - 0xb2) < 30) blue++;
+      return { rule, layer, units, steps, counts: (counts ?? '').split(',').map(Number), width: c.width, blue };
+    }));
+    assert.deepEqual(rasters.map((r) => [r.rule, r.layer, r.units, r.steps]), [['bp', '-1', '2', '10'], ['bp', '0', '8', '10']], 'XOR\'s two inputs and the eight hidden units of bp only');
+    for (const r of rasters) {
+      assert.equal(r.counts.length, Number(r.units));
+      assert.ok(r.counts.every((n) => Number.isInteger(n) && n >= 0 && n <= 10), JSON.stringify(r));
+      const spikes = r.counts.reduce((a, b) => a + b, 0);
+      assert.ok(r.width > 0 && (spikes === 0 || r.blue > 0), `spikes drawn in bp's colour: ${JSON.stringify(r)}`);
+    }
+    assert.match(await page.textContent('#spikes figcaption:last-of-type') ?? '', /^(Input|Hidden layer 1): .*\d+ spikes, [\d.]+ a unit in 10 steps/);
+    assert.match(await page.textContent('#spikes h4') ?? '', /^bp: an example of class [01] of the latest update, LIF neurons over 10 steps$/);
+    await shot(page, 'lab-spikes.png');
+    await page.click('#tab-compare');
+    assert.equal(await page.textContent('#compare-network'), 'Every rule trains a 2-8-2 net: LIF spiking (τ 10, θ 0.25), T 10, inputs as spikes.');
+
+    // Choosing 1-bit forward signals switches the activation to sigmoid; np has no error signals to quantise.
+    await page.goto(`${lab.url}?task=xor&hidden=16&rules=bp,np&lr=2&batch=4&speed=20`);
+    await page.waitForSelector('#status[data-state=ready]');
+    await page.selectOption('select[name=signals]', 'fwd1-bwd2');
+    await page.waitForFunction(() => document.querySelector('#status')?.getAttribute('data-state') === 'ready' && /1-bit forward/.test(document.querySelector('#status')?.textContent ?? ''));
+    assert.equal(await page.inputValue('select[name=act]'), 'sigmoid');
+    assert.equal(new URL(page.url()).searchParams.get('act'), 'sigmoid');
+    assert.equal(new URL(page.url()).searchParams.get('signals'), 'fwd1-bwd2');
+    assert.equal(await page.textContent('#compare-network'), 'Every rule trains a 2-16-2 net: sigmoid units, 1-bit forward, 2-bit backward signals (stochastic, unbiased).');
+    assert.match(await page.textContent('.slot1 .refusal') ?? '', /^rule 'np' sends no error signals to its hidden layers/);
+    await page.click('#step');
+    await page.waitForFunction(() => document.querySelectorAll('table.status tr[data-rule]').length === 2, undefined, { timeout: 30_000 });
+    assert.ok(Number.isFinite(Number(await page.getAttribute('table.status tr[data-rule=bp]', 'data-train-loss'))), 'bp trains on quantised signals');
+    assert.match(await page.textContent('table.status tr[data-rule=np] td.note') ?? '', /nothing for --backward-bits to quantise/);
   });
 });
 

@@ -11,7 +11,7 @@ test('lab state: defaults give an empty query, and an empty query gives the defa
 
 test('lab state: every field round-trips through the address', () => {
   const s: Settings = {
-    panel: 'inside', task: 'fashion-mnist', hidden: '100-50', act: 'relu', rules: ['kp', 'bp', 'fa', 'dfa'], lr: 0.025,
+    panel: 'inside', task: 'fashion-mnist', hidden: '100-50', act: 'relu', net: 'bernoulli', steps: 35, signals: 'fwd1-bwd2', rules: ['kp', 'bp', 'fa', 'dfa'], lr: 0.025,
     batch: 32, optimizer: 'adam', seed: 12345, speed: 7, chips: 40, ketchup: 130, correlation: 0.85, deltaLr: 0.0015, passes: 55,
   };
   const query = serializeSettings(s);
@@ -36,6 +36,8 @@ test('lab state: invalid values fall back to the default with a notice; valid on
     ['lr=NaN', 'lr'], ['lr=0x10', 'lr'], ['lr=', 'lr'], ['batch=2.5', 'batch'], ['batch=0', 'batch'], ['hidden=0', 'hidden'],
     ['hidden=8-8-8-8-8', 'hidden'], ['hidden=8--8', 'hidden'], ['hidden=99999', 'hidden'], ['act=swish', 'act'],
     ['opt=lbfgs', 'optimizer'], ['seed=-3', 'seed'], ['corr=1.5', 'correlation'], ['panel=admin', 'panel'], ['speed=1e9', 'speed'],
+    ['net=spiking', 'net'], ['net=LIF', 'net'], ['steps=0', 'steps'], ['steps=201', 'steps'], ['steps=2.5', 'steps'],
+    ['signals=fwd2', 'signals'], ['signals=1-bit', 'signals'],
   ];
   for (const [query, field] of cases) {
     const [beside, value]: [keyof Settings, string] = field === 'optimizer' ? ['seed', '7'] : ['optimizer', 'adam'];

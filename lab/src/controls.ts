@@ -1,11 +1,17 @@
 import { ACTIVATION_KINDS, OPTIMIZER_NAMES, RULE_IDS, RULES, isRuleId, type RuleId } from '../../src/index.js';
 import { h } from './dom.js';
+import { needsSigmoid } from './session/network-kind.js';
 import { describeLabOptions } from './session/rule-options.js';
-import { FIELDS, formatValue, MAX_RULES, TASKS, type Settings } from './state.js';
+import { FIELDS, formatValue, MAX_RULES, NETS, SIGNALS, TASKS, type Settings } from './state.js';
 
 const TASK_NAMES: Record<(typeof TASKS)[number], string> = {
   xor: 'XOR (4 points)', spirals: 'Two spirals', linear: 'Linear teacher (30→10)', cafeteria: 'Cafeteria (meal prices)',
   mnist: 'MNIST (5,000 / 1,000)', 'fashion-mnist': 'Fashion-MNIST (5,000 / 1,000)',
+};
+
+const NET_NAMES: Record<(typeof NETS)[number], string> = { feedforward: 'feed-forward units', lif: 'spiking, LIF neurons', bernoulli: 'spiking, Bernoulli neurons' };
+const SIGNAL_NAMES: Record<(typeof SIGNALS)[number], string> = {
+  full: 'full precision', fwd1: '1-bit forward', bwd2: '2-bit backward', 'fwd1-bwd2': '1-bit forward, 2-bit backward',
 };
 
 /**
@@ -44,8 +50,23 @@ export function buildControls(container: HTMLElement, settings: Settings, onChan
   const opt = select('opt', 'Optimizer', OPTIMIZER_NAMES, settings.optimizer);
   opt.el.addEventListener('change', () => change({ optimizer: opt.el.value as Settings['optimizer'] }));
 
+  const net = select('net', 'Network', NETS, settings.net, NET_NAMES);
+  net.el.addEventListener('change', () => change({ net: net.el.value as Settings['net'] }));
+  net.row.title = 'Spiking nets: dense layers whose hidden neurons spike for T steps per input; the output reads the last layer\'s rates out';
+  const steps = numberInput('steps', 'Time steps T', '');
+  steps.hidden = settings.net === 'feedforward';
+  // 1-bit forward activities are samples of logistic units, so choosing them switches the activation to sigmoid
+  // (the Activation control shows it); a link that asks for them with another activation is refused with the reason.
+  const signals = select('signals', 'Signals', SIGNALS, settings.signals, SIGNAL_NAMES);
+  signals.row.title = 'Stochastic, unbiased low-precision signals (Hinton 2007): hidden units send samples of {0, 1}, errors 2 bits; 1-bit forward needs sigmoid units';
+  signals.el.addEventListener('change', () => {
+    const value = signals.el.value as Settings['signals'];
+    change({ signals: value, ...(needsSigmoid(value) && settings.net === 'feedforward' && { act: 'sigmoid' as const }) });
+  });
+
   container.append(
     h('div', { class: 'row' }, [task.row, numberInput('hidden', 'Hidden layers', ''), act.row]),
+    h('div', { class: 'row' }, [net.row, steps, signals.row]),
     h('div', { class: 'row' }, [
       numberInput('lr', 'Learning rate', ''), numberInput('batch', 'Batch', ''), opt.row,
       numberInput('seed', 'Seed', ''), numberInput('speed', 'Batches per redraw', ''),

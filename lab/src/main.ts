@@ -46,7 +46,8 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       task = message.task;
       history = new History(settings.rules, task.sizes.length - 1);
       inside.reset(task, settings.rules);
-      setStatus('ready', `ready: ${task.sizes.join('-')} network, ${task.trainSize} training and ${task.testSize} test examples (${task.backend} backend)` +
+      compare.describe(task);
+      setStatus('ready', `ready: ${task.sizes.join('-')} network, ${task.trainSize} training and ${task.testSize} test examples (${task.backend} backend); ${task.network}` +
         task.refusals.map((r) => `; ${r.rule} cannot train it: ${r.message}`).join(''));
       showRefusals(task.refusals);
       return;

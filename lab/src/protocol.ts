@@ -1,4 +1,4 @@
-import type { RuleId, SettlingTrace } from '../../src/index.js';
+import type { RuleId, SettlingTrace, SpikeRaster } from '../../src/index.js';
 import type { Settings } from './state.js';
 
 /* The messages between the page (draws) and the training worker (computes). Plain data only: typed arrays
@@ -42,6 +42,9 @@ export interface TaskInfo {
   /** Rules that cannot train this network (e.g. a dense-only rule and a convnet), each with its one-line reason;
    * the other rules train. */
   refusals: { rule: RuleId; message: string }[];
+  /** The units and signals every rule's network is made of, in words (session/network-kind.ts): 'tanh units,
+   * full-precision signals', 'LIF spiking (τ 10, θ 0.25), T 20, inputs as spikes'. */
+  network: string;
 }
 
 /** Per-layer angles of one alignment measurement (degrees; null where not defined). */
@@ -65,6 +68,14 @@ export interface SettlingReport {
   trace: SettlingTrace;
   /** What the second phase is, for the legends: 'nudged, β = 0.5'. */
   second: string;
+  /** The example's class on classification tasks, else null. */
+  label: number | null;
+}
+
+/** A spiking net's spikes on one example of the tick's last batch, at the current parameters (spikes-report.ts). */
+export interface SpikeRasterReport {
+  /** A few units of the input (when it spikes) and of every hidden layer, over the T steps, with their counts. */
+  raster: SpikeRaster;
   /** The example's class on classification tasks, else null. */
   label: number | null;
 }
@@ -111,12 +122,15 @@ export interface RuleReport {
   /** Image tasks: the incoming weights of the first FIELD_COUNT hidden units (or kernels), each fieldSide² long. */
   fields: Float32Array | null;
   /** The tick's means of the rule's named diagnostics (StepResult.metrics: layer-local losses target_loss_k,
-   * reconstruction errors reconstruction_k, …); null for rules that give none. */
+   * reconstruction errors reconstruction_k, burstprop's burstProbK, …, and a spiking net's spikesPerNeuron, which
+   * the trainer adds); null for rules that give none. */
   metrics: Record<string, number> | null;
   /** Target-propagation rules: the targets of the tick's last update for one of its examples; null otherwise. */
   targets: TargetsReport | null;
   /** Settling rules: their relaxation on one example of the tick's last batch; null otherwise. */
   settling: SettlingReport | null;
+  /** Spiking nets: the spikes of a few units on one example of the tick's last batch; null otherwise. */
+  spikes: SpikeRasterReport | null;
 }
 
 export interface TickReport {

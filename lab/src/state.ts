@@ -12,6 +12,13 @@ export type TaskId = (typeof TASKS)[number];
 export const PANELS = ['compare', 'inside', 'cafeteria'] as const;
 export type PanelId = (typeof PANELS)[number];
 export const MAX_RULES = 4;
+/** The network the race trains: feed-forward units, or spiking neurons (nn/spiking.ts) run for `steps` steps. */
+export const NETS = ['feedforward', 'lif', 'bernoulli'] as const;
+export type NetKind = (typeof NETS)[number];
+/** The signals of a feed-forward net (nn/stochastic.ts): full precision, 1-bit forward activities, 2-bit
+ * backward errors, or both. */
+export const SIGNALS = ['full', 'fwd1', 'bwd2', 'fwd1-bwd2'] as const;
+export type SignalsKind = (typeof SIGNALS)[number];
 
 export interface Settings {
   /** Which panel is shown. */
@@ -23,6 +30,12 @@ export interface Settings {
   hidden: string;
   /** Non-linearity of the hidden layers. */
   act: ActivationKind;
+  /** Feed-forward units, or spiking LIF or Bernoulli neurons. */
+  net: NetKind;
+  /** A spiking net's time steps T per input (few, for the browser). */
+  steps: number;
+  /** Full-precision or stochastic low-precision signals (1-bit forward activities need sigmoid units). */
+  signals: SignalsKind;
   /** 1–4 distinct rule ids from the registry, trained side by side. */
   rules: RuleId[];
   lr: number;
@@ -97,6 +110,9 @@ export const FIELDS: FieldTable = {
     hint: `expected 1–${MAX_HIDDEN_LAYERS} widths from 1 to ${MAX_WIDTH} joined by '-', and on image tasks up to ${MAX_LAYERS} layers with cOkK[sS][pP] (O ≤ 64, K ≤ 9), lcOkK…, poolK, avgpoolK`,
   },
   act: oneOf('act', ACTIVATION_KINDS, 'tanh'),
+  net: oneOf('net', NETS, 'feedforward'),
+  steps: numberIn('steps', 1, 200, 20, true),
+  signals: oneOf('signals', SIGNALS, 'full'),
   rules: {
     key: 'rules', fallback: ['bp', 'fa'],
     parse: (t) => {

@@ -1,12 +1,14 @@
 import { RULES } from '../../../src/index.js';
 import { h } from '../dom.js';
 import type { History } from '../history.js';
-import type { TickReport } from '../protocol.js';
+import type { TaskInfo, TickReport } from '../protocol.js';
 import { RULE_COLORS } from '../views/colors.js';
 import { LineChart, type LineStyle } from '../views/line-chart.js';
 
-/** The Compare panel: learning curves of every rule on shared axes, and a table of where each stands. */
+/** The Compare panel: learning curves of every rule on shared axes, and a table of where each stands; above them, the
+ * network the race trains (its widths, units and signals: spiking neurons, quantised signals). */
 export class CompareView {
+  private readonly network = h('p', { class: 'network', id: 'compare-network' });
   private readonly loss: LineChart;
   private readonly error: LineChart;
   private readonly errorBox: HTMLElement;
@@ -17,6 +19,7 @@ export class CompareView {
     this.errorBox = h('div', { class: 'chart', id: 'chart-error' });
     this.table = h('tbody');
     container.replaceChildren(
+      this.network,
       h('div', { class: 'charts' }, [lossBox, this.errorBox]),
       h('table', { class: 'status' }, [
         h('thead', {}, [h('tr', {}, ['rule', 'updates', 'train loss', 'test loss', 'test error', ''].map((c) => h('th', {}, [c])))]),
@@ -27,7 +30,13 @@ export class CompareView {
     this.error = new LineChart(this.errorBox, { title: 'Test error', xLabel: 'updates', yLabel: '% wrong' });
   }
 
+  /** Names the race's network ('2-8-2 net of LIF spiking neurons …'); null: none yet. */
+  describe(task: TaskInfo | null): void {
+    this.network.textContent = task ? `Every rule trains a ${task.sizes.join('-')} net: ${task.network}.` : '';
+  }
+
   reset(): void {
+    this.describe(null);
     this.loss.clear();
     this.error.clear();
     this.table.replaceChildren();

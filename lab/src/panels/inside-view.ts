@@ -5,14 +5,17 @@ import { RULE_COLORS } from '../views/colors.js';
 import { drawDecisionSurface } from '../views/decision-surface.js';
 import { LineChart, type LineStyle } from '../views/line-chart.js';
 import { drawReceptiveFields } from '../views/receptive-fields.js';
+import { MetricsSection } from './metrics-section.js';
 import { PicturesSection } from './pictures-section.js';
 import { SettlingSection } from './settling-section.js';
+import { SpikesSection } from './spikes-section.js';
 import { TargetsSection } from './targets-section.js';
 
 /**
  * The Inside panel: per layer, the angle between each rule's update and the true gradient; ∠(B, Wᵀ) for
  * rules with feedback weights; for target-propagation rules their targets and inverses (TargetsSection); for
- * settling rules their relaxation (SettlingSection); for rules that draw pictures, their pictures (PicturesSection); the
+ * settling rules their relaxation (SettlingSection); for spiking nets a spike raster of one example (SpikesSection); the
+ * rules' named diagnostics over time (MetricsSection); for rules that draw pictures, their pictures (PicturesSection); the
  * decision surface (2-D tasks) or first-layer receptive fields (images). Rule by colour, as in the Compare panel.
  */
 export class InsideView {
@@ -24,6 +27,8 @@ export class InsideView {
   private captions: HTMLElement[] = [];
   private readonly targets = new TargetsSection();
   private readonly settling = new SettlingSection();
+  private readonly spikes = new SpikesSection();
+  private readonly metrics = new MetricsSection();
   private readonly rulePictures: PicturesSection;
   private task: TaskInfo | null = null;
 
@@ -39,6 +44,8 @@ export class InsideView {
       this.charts,
       this.targets.element,
       this.settling.element,
+      this.spikes.element,
+      this.metrics.element,
       this.rulePictures.element,
       this.pictures,
     );
@@ -56,6 +63,8 @@ export class InsideView {
     this.captions = [];
     this.targets.reset(task);
     this.settling.reset();
+    this.spikes.reset();
+    this.metrics.reset();
     this.rulePictures.reset();
     this.charts.replaceChildren();
     this.pictures.replaceChildren();
@@ -108,6 +117,8 @@ export class InsideView {
     }
     this.targets.draw(history, last);
     this.settling.draw(last);
+    this.spikes.draw(last);
+    this.metrics.draw(history);
     const task = this.task;
     if (!task) return;
     last.rules.forEach((r, i) => {

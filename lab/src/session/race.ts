@@ -1,6 +1,6 @@
 import {
-  architectureSpec, createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax, specForRule,
-  TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type RunConfig, type TrainEvent, type Trainer, type Predictor,
+  architectureSpec, checkRuleFitsSpec, createTrainer, DEFAULT_OPTIMIZER, DEFAULT_TRAIN, matrix, modelFor, runStreams, softmax, specForRule, spikingSpec,
+  TrainingDivergedError, type Backend, type DataSplits, type Dataset, type Matrix, type NetworkSpec, type RunConfig, type TrainEvent, type Trainer, type Predictor,
 } from '../../../src/index.js';
 import type { Settings } from '../state.js';
 import {
@@ -8,9 +8,11 @@ import {
 } from '../protocol.js';
 import { BatchStream } from './batch-stream.js';
 import { MetricMeans } from './metric-means.js';
+import { labNetwork } from './network-kind.js';
 import { rulePictures } from './pictures-report.js';
 import { labRuleOptions } from './rule-options.js';
 import { settlingReport } from './settling-report.js';
+import { spikeRasterReport } from './spikes-report.js';
 
 /** Measure the angles to the true gradient every this many updates: often enough for a smooth curve,
  * rare enough that the extra backprop pass costs little. */
@@ -41,6 +43,7 @@ export class Race {
   private readonly batch: number;
   private readonly grid: Matrix | null;
   private readonly gridPredictors: Partial<Record<string, Predictor>> = {};
+  private clippedGrid: Matrix | null = null;
   private steps = 0;
 
   constructor(private readonly settings: Settings, private readonly data: DataSplits, private readonly backend: Backend) {
@@ -55,16 +58,22 @@ export class Race {
     const first = layers.layers?.[0];
     // A batch larger than the training set would not fit the trainer's buffers (XOR has 4 examples).
     this.batch = Math.min(settings.batch, train.x.rows);
+    // The network kind and signals (spiking neurons, quantised signals) are the same for every rule; a combination no
+    // rule could train (1-bit forward signals without sigmoid units) stops here with what to change.
+    const network = labNetwork(settings, [train.x, test.x]);
+    const spec: NetworkSpec = { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' }, ...network.spec };
     this.entrants = settings.rules.map((rule): Entrant => {
       const run: RunConfig = {
         rule, ruleOptions: labRuleOptions(rule), seed: settings.seed,
-        spec: specForRule(rule, { ...layers, hidden: settings.act, output: 'linear', leakySlope: 0.01, loss: classification ? 'softmax_xent' : 'mse', init: { kind: 'glorot' } }),
+        spec: specForRule(rule, spec),
         optimizer: { ...DEFAULT_OPTIMIZER, name: settings.optimizer },
         train: { ...DEFAULT_TRAIN, epochs: 1, lr: settings.lr, batchSize: this.batch, stepEventEvery: 0, evalEvery: 0, alignEvery: ALIGN_EVERY },
       };
       const splits: DataSplits = { train, test };
       const entrant = { run, trainer: null, splits, diverged: null, refused: null, metrics: new MetricMeans() };
       try {
+        // Against the lab's spec, before specForRule recasts a settling rule's (a spiking net is not ep's to train).
+        checkRuleFitsSpec(rule, spec);
         return { ...entrant, trainer: createTrainer(run, this.backend, splits) };
       } catch (err) {
         return { ...entrant, refused: err instanceof Error ? err.message : String(err) };
@@ -73,7 +82,7 @@ export class Race {
     // Some rules refuse some networks (dense-only rules a convnet, tp non-square layers): the others still train,
     // but a race in which none can is an error of the settings.
     const refused = this.entrants.filter((e) => e.refused);
-    if (refused.length === this.entrants.length) throw new Error(refused.map((e) => e.refused).join('; '));
+    if (refused.length === this.entrants.length) throw new Error([...new Set(refused.map((e) => e.refused))].join('; '));
     this.stream = new BatchStream(train, runStreams(settings.seed).order);
     this.info = {
       sizes, classification, trainSize: train.x.rows, testSize: test.x.rows, backend: backend.name,
@@ -82,6 +91,7 @@ export class Race {
       fieldSide: !imageSide || first?.kind === 'pool2d' ? null : first && first.kind !== 'dense' ? first.k : imageSide,
       fieldsAreKernels: first !== undefined && first.kind !== 'dense',
       refusals: refused.map((e) => ({ rule: e.run.rule, message: e.refused as string })),
+      network: network.label,
     };
     this.grid = this.info.points && classification && train.y.cols === 2 ? gridInputs(this.info.points.extent) : null;
   }
@@ -90,7 +100,7 @@ export class Race {
   tick(): TickReport {
     const reports = this.entrants.map((e): RuleReport => ({
       rule: e.run.rule, refused: e.refused, trainLoss: null, testLoss: null, testError: null, diverged: e.diverged,
-      angles: null, surface: null, fields: null, metrics: null, targets: null, settling: null,
+      angles: null, surface: null, fields: null, metrics: null, targets: null, settling: null, spikes: null,
     }));
     const lossSums = this.entrants.map(() => 0);
     let rows = 0;
@@ -118,6 +128,7 @@ export class Race {
       report.metrics = e.metrics.means();
       report.targets = lastBatch && targetsOf(e.trainer, lastBatch);
       report.settling = lastBatch && settlingReport(e.run.rule, e.run.ruleOptions, e.trainer.state.net, this.backend, lastBatch);
+      report.spikes = lastBatch && spikeRasterReport(e.trainer.state.net, this.backend, lastBatch);
     });
     return { step: this.steps, epoch: this.stream.taken / this.data.train.x.rows, rules: reports };
   }
@@ -165,10 +176,18 @@ export class Race {
     const net = trainer.state.net;
     const kind = net.spec.model ?? 'feedforward'; // one predictor a model: every rule's network has the same widths
     this.gridPredictors[kind] ??= modelFor(net).createPredictor(net, this.grid.rows);
-    const out = this.gridPredictors[kind]!.predict(this.backend, net, this.grid);
+    const out = this.gridPredictors[kind]!.predict(this.backend, net, spikingSpec(net.spec)?.input === 'spikes' ? this.rateGrid() : this.grid);
     const p = matrix(out.rows, out.cols);
     softmax(out, p);
     return Float32Array.from({ length: p.rows }, (_, i) => p.data[2 * i + 1]);
+  }
+
+  /** The grid with every coordinate clipped to [0, 1], for a net that sends its inputs as spikes (rates in [0, 1]):
+   * the plotted margin beyond the data reads as the nearest rate. */
+  private rateGrid(): Matrix {
+    const grid = this.grid as Matrix;
+    this.clippedGrid ??= { ...grid, data: grid.data.map((v) => Math.min(1, Math.max(0, v))) };
+    return this.clippedGrid;
   }
 
   /** The first layer's incoming weights of the first hidden units: W is [hidden, inputs], one row per unit. */
