@@ -30,8 +30,8 @@ export const BCM_ACTIVATIONS = ['relu', 'sigmoid', 'linear'] as const;
  * compete: the stable fixed points respond to one pattern (or a few) and not to the others (selectivity).
  *
  * θ is updated before the weights and includes this batch, so with τ = 1 it is the batch's ⟨y²⟩, and for linear
- * units the update is then exactly −∇ of Intrator & Cooper's projection-pursuit risk R = −⅓⟨y³⟩ + ¼⟨y²⟩² (per unit,
- * summed), which the rule reports as its loss. The paper's uniform decay −ε·m_j is the run's weight decay
+ * units the update is then exactly −∇ of Intrator & Cooper's projection-pursuit risk R = −⅓⟨y³⟩ + ¼⟨y²⟩²/y₀ (per unit,
+ * summed; theirs has y₀ = 1), which the rule reports as its loss. The paper's uniform decay −ε·m_j is the run's weight decay
  * (--weight-decay, on weights only); the standard treatments set it to 0, and so does the default: the sliding
  * threshold alone keeps the weights bounded. The biases are left alone (the paper's unit has none: c = m·d).
  * Returned in gradient sign: grads W = −⟨y(y − θ) xᵀ⟩.
@@ -90,7 +90,7 @@ export function bcm(options: RuleOptions = {}): LearningRule<BcmState> {
       be.gemm(true, false, -1 / rows, phi, x, 0, grads[l].W);
       let risk = 0, thetaSum = 0, y2Sum = 0;
       for (let j = 0; j < units; j++) {
-        risk += -stats.y3[j] / 3 + (stats.y2[j] * stats.y2[j]) / 4; // Intrator & Cooper 1992's risk of unit j
+        risk += -stats.y3[j] / 3 + (stats.y2[j] * stats.y2[j]) / (4 * y0); // Intrator & Cooper 1992's risk of unit j (y₀ = 1)
         thetaSum += theta[j];
         y2Sum += stats.y2[j];
       }
