@@ -65,3 +65,16 @@ export { encodeCheckpoint, decodeCheckpoint, crc32c } from './checkpoint.js';
 export { datasetFingerprint } from './data/fingerprint.js';
 export { parseCifarBatch, parseCifarBatches, cifarDataset, encodeCifarBatch, CIFAR10_SHAPE, CIFAR10_CLASS_NAMES } from './data/cifar.js';
 export { sampleBernoulli } from './tensor/sampling.js';
+
+export {
+  bernoulliSpikeTrain, poissonSpikeTrain, poissonCount, binRates, binCounts, binTime, spikeTimes, gridSteps, checkSpikeTrain,
+  constantRate, rampRate, sineRate, type RateFunction, type RateProfile, type SpikeTrain, type TimeGrid,
+} from './spikes/spike-trains.js';
+export {
+  stdpChange, derivativeEstimate, derivativeFilter, expectedChange, predictedSd, sineResponse,
+  type DerivativeEstimate, type PairInteraction, type StdpOptions,
+} from './spikes/stdp.js';
+export {
+  balancedWindow, continuousMoments, songWindow, windowMoments, windowSupport, windowValue, checkWindow,
+  type BoxWindow, type ExponentialWindow, type StdpWindow, type WindowMoments,
+} from './spikes/windows.js';

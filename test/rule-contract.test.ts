@@ -45,11 +45,12 @@ const SETTLING_SPEC: NetworkSpec = {
 };
 const specFor = (id: string): NetworkSpec => (id === 'tp' ? { ...spec, sizes: [2, 8, 8, 2] }
   : (RULES as Record<string, RuleInfo>)[id]?.model === 'settling' ? SETTLING_SPEC : specForRule(id, spec));
-/** Rules that change only some layers, by definition: delta the output layer; an RBM its one layer (the first
- * when no stage names one); wakesleep the hidden layers (a Helmholtz machine; the readout is a later stage's). Every other layer must get an exactly zero update. */
+/** Rules that change only some layers, by definition: delta the output layer; an RBM and bcm their one layer (the
+ * first when no stage names one); wakesleep the hidden layers (a Helmholtz machine; the readout is a later stage's). Every other layer must get an exactly zero update. */
 const LAYERS_CHANGED: Partial<Record<RuleId, (layers: number) => number[]>> = {
   delta: (layers) => [layers - 1],
   rbm: () => [0],
+  bcm: () => [0],
   wakesleep: (layers) => Array.from({ length: layers - 1 }, (_, l) => l),
 };
 const XOR_SETTINGS: Partial<Record<RuleId, { ruleOptions?: RuleOptions; lr?: number }>> = {
@@ -70,6 +71,8 @@ const XOR_ELSEWHERE: Partial<Record<RuleId, string>> = {
   ap: 'test/settling-rules.test.ts (ap learns where its units are inside the box)',
   // Unsupervised: an RBM learns a model of its layer's input, not the labels.
   rbm: 'test/rbm.test.ts (its exact log-likelihood rises)',
+  // Unsupervised: BCM learns selectivity from its layer's own activity and never reads the labels.
+  bcm: 'test/bcm.test.ts (θ tracks ⟨y²⟩, activity stays bounded, units become selective)',
   // Unsupervised: it never reads the labels and leaves the readout to a later stage; its bound falls instead.
   wakesleep: 'test/wake-sleep.test.ts (the exact −log p(v) of the bars problem falls)',
 };

@@ -21,6 +21,7 @@ import { weightPerturbation } from './weight-perturbation.js';
 import { rbm } from './rbm.js';
 import { recirculation } from './recirculation.js';
 import { wakeSleep } from './wake-sleep.js';
+import { bcm } from './bcm.js';
 import type { LearningRule, RuleOptions } from './rule.js';
 import type { ActivationKind } from '../nn/activations.js';
 import type { NetworkSpec } from '../nn/network.js';
@@ -274,6 +275,18 @@ export const RULES = {
       'fits the wrong divergence, so the variational bound falls only approximately. The readout layer is left to a later stage.',
     create: (options) => wakeSleep(options) as LearningRule,
     hidden: 'sigmoid',
+  },
+  bcm: {
+    title: 'BCM rule (sliding modification threshold)',
+    paper: 'Bienenstock, Cooper & Munro 1982, Theory for the development of neuron selectivity: orientation specificity and binocular interaction in visual cortex, J. Neurosci. 2:32–48; Intrator & Cooper 1992, Objective function formulation of the BCM theory of visual cortical plasticity, Neural Networks 5:3–17',
+    summary:
+      'Unsupervised: one layer learns from its own activity. Each synapse changes by its input × the unit’s output × ' +
+      '(output − θ), where θ, a running average of the unit’s squared output, slides up when the unit fires much: ' +
+      'strong responses potentiate, weak ones depress, activity stays bounded without weight normalisation, and ' +
+      'each unit becomes selective, responding strongly to few input patterns and weakly to the rest. Purely local; ' +
+      'the readout is left to a later stage.',
+    create: (options) => bcm(options) as LearningRule,
+    hidden: 'relu',
   },
 } satisfies Record<string, RuleInfo>;
 
