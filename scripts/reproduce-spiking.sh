@@ -10,11 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: bash scripts/reproduce-spiking.sh OUT [EPOCHS [ARCH [STEPS [NEURONS]]]]}
-epochs=${2:-5}
-arch=${3:-784-500-500-500-10}
+epochs=${2:-3}
+arch=${3:-784-500-500-10}
 steps=${4:-50}
 neurons=${5:-bernoulli lif}
-SCREEN_TRAIN=5000 SCREEN_EPOCHS=1 LRS=(0.03 0.1 0.3)
+SCREEN_TRAIN=10000 SCREEN_EPOCHS=2 LRS=(0.03 0.1 0.3)
 mkdir -p "$out"
 # shellcheck source=scripts/screen-lib.sh
 source scripts/screen-lib.sh
