@@ -142,8 +142,9 @@ test('burstprop: the updates are the two-pass rate model of the paper (baseline 
     else gR?.forEach((g, l) => assert.ok(maxRelativeError(g, ref.gR[l]) < 1e-4, `R${l + 1}: ΔR = η_R uᵀ b^pre`));
     assert.ok(ref.probabilities.every((p) => p > 0 && p < 1), 'p and p̃ in (0, 1)');
     const means = Object.entries(result.metrics ?? {});
-    assert.deepEqual(means.map(([k]) => k).sort(), sizes.slice(1, -1).map((_, l) => `burstProb${l + 1}`).sort(), 'one mean burst probability per hidden layer');
-    for (const [k, v] of means) assert.ok(v > 0 && v < 1, `${k} = ${v}`);
+    const hidden = sizes.slice(1, -1).map((_, l) => l + 1);
+    assert.deepEqual(means.map(([k]) => k).sort(), hidden.flatMap((l) => [`burstProb${l}`, `burstSpread${l}`]).sort(), 'per hidden layer: mean burst probability and its spread');
+    for (const [k, v] of means) assert.ok(k.startsWith('burstProb') ? v > 0 && v < 1 : v >= 0 && v < 0.5, `${k} = ${v}`);
   }
   // Extreme probabilities: in that case p is within 1e-3 of 0 or 1 somewhere, and still strictly inside.
   const net = createNetwork(logistic([4, 6, 5, 3]), Rng.fromSeed(3));
@@ -245,7 +246,7 @@ test('burstprop: recurrent inhibition learns to cancel the apical drive (a desce
   const state = rule.init(net, Rng.fromSeed(53));
   const group = (rule.groups?.(state) ?? []).find((g) => g.name === 'recurrent');
   assert.ok(group && group.params.length === 2 && Math.abs((group.lr as number) - 3.2e-3) < 1e-12, 'group recurrent: R1, R2 at the official rate');
-  const distance = (r: StepResult<BurstpropState>) => Object.values(r.metrics ?? {}).reduce((s, p) => s + Math.abs(p - 0.5), 0);
+  const distance = (r: StepResult<BurstpropState>) => Object.entries(r.metrics ?? {}).reduce((s, [k, p]) => s + (k.startsWith('burstProb') ? Math.abs(p - 0.5) : 0), 0);
   const first = run(net, { scale: 2 }, batch, state);
   // Steps of R alone on a fixed batch (forward weights fixed): plain gradient steps of the group.
   let last = first;
@@ -254,6 +255,9 @@ test('burstprop: recurrent inhibition learns to cancel the apical drive (a desce
     last = run(net, { scale: 2 }, batch, state);
   }
   assert.ok(distance(last) < 0.5 * distance(first), `Σ|mean p − ½|: ${distance(first).toFixed(4)} → ${distance(last).toFixed(4)}`);
+  // On one small batch R can cancel nearly all of the drive, unit by unit (measured: spread 0.140 → 0.007 in layer 1).
+  const spread = (r: StepResult<BurstpropState>) => Object.entries(r.metrics ?? {}).reduce((s, [k, v]) => s + (k.startsWith('burstSpread') ? v : 0), 0);
+  assert.ok(spread(last) < 0.2 * spread(first), `Σ RMS(p − ½): ${spread(first).toFixed(4)} → ${spread(last).toFixed(4)}`);
 });
 
 test('burstprop: learned feedback gets exactly the update of W (Kolen–Pollack with weight decay: Y comes to align with W)', () => {

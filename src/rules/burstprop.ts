@@ -145,14 +145,18 @@ export function burstprop(options: RuleOptions = {}): LearningRule<BurstpropStat
           for (let i = 0; i < e.length; i++) db.data[i] = da.data[i] * (1 - e[i]);
           // p = σ(u), p̃ − p = σ(u + du) − σ(u) (without cancellation, in place of du); b = p e, b̃ − b = (p̃ − p) e.
           activationChange('sigmoid', u.data, db.data, db.data, 0);
-          let sum = 0;
+          let sum = 0, squares = 0;
           for (let i = 0; i < e.length; i++) {
             const p = 1 / (1 + Math.exp(-u.data[i]));
             sum += p;
+            squares += (p - 0.5) * (p - 0.5);
             b.data[i] = p * e[i];
             db.data[i] *= e[i];
           }
+          // The mean burst probability, and how far from ½ the units' probabilities spread (RMS of p − ½): the
+          // updates follow the gradient where σ'(u) is nearly the same for every unit, i.e. p near ½.
           metrics[`burstProb${l + 1}`] = sum / e.length;
+          metrics[`burstSpread${l + 1}`] = Math.sqrt(squares / e.length);
           if (R) {
             // ΔR = η_R uᵀ b^pre, a descent step on ½‖u‖²: in gradient sign −uᵀ b^pre / rows.
             const g = groupBuffer(recurrentGrads, gR, R.data.length);
