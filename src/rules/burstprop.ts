@@ -84,7 +84,7 @@ export function burstprop(options: RuleOptions = {}): LearningRule<BurstpropStat
   // Per-layer buffers, [rows, n_l] each: burst rate b, its teaching change b̃ − b, the apical drive and its change.
   const rate = layerBuffers(), change = layerBuffers(), apical = layerBuffers(), apicalChange = layerBuffers();
   const drive = layerBuffers(), before = layerBuffers(), delta = layerBuffers();
-  let feedbackGrads: Float32Array[] = [], recurrentGrads: Float32Array[] = [];
+  const feedbackGrads: Float32Array[] = [], recurrentGrads: Float32Array[] = [];
   return {
     id: 'burstprop',
     locality: tied
