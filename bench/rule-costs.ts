@@ -55,6 +55,14 @@ export const RECTIFIED_NET: CostNet = {
   run: { ...EPOCH_RUN, spec: specForRule('bcm', EPOCH_RUN.spec) },
 };
 
+/** Burstprop's logistic units on squared error (it refuses any other net): the feed-forward net's widths with sigmoid
+ * hidden and output units and squared error; BP on the same net as the reference. */
+export const BURSTPROP_NET: CostNet = {
+  key: 'mnist-1000-sigmoid-mse',
+  title: 'MNIST 784-1000-10 sigmoid, squared error',
+  run: { ...EPOCH_RUN, spec: specForRule('burstprop', EPOCH_RUN.spec) },
+};
+
 /** Rules measured on a family's reference net rather than FEED_FORWARD_NET. A rule not listed (a new one
  * included) runs on FEED_FORWARD_NET; one that refuses its net is reported as not measured. */
 export const RULE_COST_NET_OF: Partial<Record<RuleId, CostNet>> = {
@@ -63,6 +71,7 @@ export const RULE_COST_NET_OF: Partial<Record<RuleId, CostNet>> = {
   ep: SETTLING_NET, chl: SETTLING_NET, generec: SETTLING_NET, ap: SETTLING_NET,
   rbm: LOGISTIC_NET, wakesleep: LOGISTIC_NET,
   bcm: RECTIFIED_NET,
+  burstprop: BURSTPROP_NET,
 };
 
 /** Every registered rule grouped by the net it is measured on, each group led by bp (the reference). */

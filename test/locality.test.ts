@@ -7,6 +7,7 @@ import { Rng } from '../src/random.js';
 import { RULE_IDS, RULES, createRule, specForRule } from '../src/rules/registry.js';
 import type { Batch, LearningRule } from '../src/rules/rule.js';
 import { kolenPollack, type KolenPollackState } from '../src/rules/kolen-pollack.js';
+import { burstprop } from '../src/rules/burstprop.js';
 import { availableBackends } from './helpers.js';
 
 /*
@@ -158,6 +159,14 @@ test('locality: the test catches Kolen–Pollack as it was (B decays towards W)'
   };
   assert.equal(dependsOnW(transporting), true, 'B decaying towards W is weight transport');
   assert.equal(dependsOnW(() => kolenPollack({ decay: 0.1 })), false, 'Kolen–Pollack as published is local');
+});
+
+test('locality: burstprop declares its options honestly: tied feedback (Y = W) is caught, learned feedback is local', () => {
+  for (const feedback of ['tied', 'learned'] as const) {
+    const rule = () => burstprop({ feedback });
+    assert.equal(dependsOnW(rule), rule().locality.weightTransport, feedback);
+  }
+  assert.equal(burstprop({ feedback: 'tied' }).locality.weightTransport, true);
 });
 
 test('locality: a rule that copies W into its feedback path is caught', () => {

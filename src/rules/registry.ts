@@ -22,8 +22,10 @@ import { rbm } from './rbm.js';
 import { recirculation } from './recirculation.js';
 import { wakeSleep } from './wake-sleep.js';
 import { bcm } from './bcm.js';
+import { burstprop } from './burstprop.js';
 import type { LearningRule, RuleOptions } from './rule.js';
 import type { ActivationKind } from '../nn/activations.js';
+import type { LossKind } from '../nn/losses.js';
 import type { NetworkSpec } from '../nn/network.js';
 import { DEFAULT_SETTLE } from '../nn/settling.js';
 
@@ -44,6 +46,10 @@ export interface RuleInfo {
   /** true: the rule sends error signals to the hidden layers (down the layers, or directly from the output), which
    * 1-bit-forward runs can quantise to k bits (spec.quantize.backwardBits) and spiking nets carry (model 'spiking'). */
   errorSignals?: true;
+  /** The output units and loss the rule's model needs (burstprop: logistic units on squared error), which specForRule
+   * gives a feed-forward spec too. Absent: any. */
+  output?: ActivationKind;
+  loss?: LossKind;
 }
 
 /** Every rule by its short id; the id is the same in the CLI, configs and the lab's URL. */
@@ -288,6 +294,21 @@ export const RULES = {
     create: (options) => bcm(options) as LearningRule,
     hidden: 'relu',
   },
+  burstprop: {
+    title: 'Burstprop (burst-dependent plasticity), rate form',
+    paper: 'Payeur, Guerguiev, Zenke, Richards & Naud 2021, Burst-dependent synaptic plasticity can coordinate learning in hierarchical circuits, Nat. Neurosci. 24:1010–1019 (code: jordan-g/Burstprop)',
+    summary:
+      'One kind of logistic unit carries two signals at once: its event rate e is the forward activity, and the ' +
+      'probability p that an event is a burst, set by top-down (apical) input, carries the error. The output bursts ' +
+      'more when it should be higher; burst rates p·e travel down through feedback weights Y (fixed random by ' +
+      'default), and every synapse changes by the change of its post-synaptic burst rate between a baseline and a ' +
+      'teaching pass times the pre-synaptic event rate. Recurrent inhibition keeps p near ½, where the updates follow ' +
+      'the gradient; with Y = Wᵀ and a small teaching signal they approach backprop’s.',
+    create: (options) => burstprop(options) as LearningRule,
+    hidden: 'sigmoid',
+    output: 'sigmoid',
+    loss: 'mse',
+  },
 } satisfies Record<string, RuleInfo>;
 
 export type RuleId = keyof typeof RULES;
@@ -320,12 +341,15 @@ export function checkRuleFitsSpec(id: RuleId, spec: NetworkSpec): void {
 
 /** The network a rule trains, from a feed-forward spec: a settling rule's is the same widths read as a
  * settling network of hard-sigmoid units with squared error (Scellier & Bengio 2017's), relaxing as the
- * spec's `settle` says (DEFAULT_SETTLE when absent); a rule made of particular hidden units (RuleInfo.hidden) gets
- * the spec with those; every other rule's is the spec itself. For the lab and
+ * spec's `settle` says (DEFAULT_SETTLE when absent); a rule made of particular units (RuleInfo.hidden, output, loss)
+ * gets the spec with those; every other rule's is the spec itself. For the lab and
  * the tests, which race every rule on one architecture; the CLI asks for --model settling explicitly. */
 export function specForRule(id: string, spec: NetworkSpec): NetworkSpec {
   const info: RuleInfo | undefined = (RULES as Record<string, RuleInfo>)[id];
-  if (info?.hidden && spec.model !== 'settling') return spec.hidden === info.hidden ? spec : { ...spec, hidden: info.hidden };
+  if ((info?.hidden || info?.output || info?.loss) && spec.model !== 'settling') {
+    const hidden = info.hidden ?? spec.hidden, output = info.output ?? spec.output, loss = info.loss ?? spec.loss;
+    return spec.hidden === hidden && spec.output === output && spec.loss === loss ? spec : { ...spec, hidden, output, loss };
+  }
   if (info?.model !== 'settling' || spec.model === 'settling') return spec;
   return { ...spec, model: 'settling', hidden: 'hard_sigmoid', output: 'hard_sigmoid', loss: 'mse', settle: spec.settle ?? DEFAULT_SETTLE };
 }
