@@ -6,14 +6,15 @@ import { readMetrics, runsFigure, type RunCurves } from '../node/plot.js';
 import { DataError } from '../src/data/errors.js';
 import { UsageError } from './usage-error.js';
 
-export const PLOT_USAGE = `usage: ngrad plot RUN_DIR [RUN_DIR …] [--out FILE.svg] [--title TEXT]
+export const PLOT_USAGE = `usage: ngrad plot RUN_DIR [RUN_DIR …] [--out FILE.svg] [--title TEXT] [--label TEXT …]
   Draws the runs' learning curves (and angles, where measured) into one SVG figure (default figure.svg,
-  replaced if it exists). A last line of metrics.jsonl cut short by a crash is skipped with a warning.`;
+  replaced if it exists). A last line of metrics.jsonl cut short by a crash is skipped with a warning.
+  --label names the runs in the legend, one per run in order (default: the rule and the folder's name).`;
 
 export async function plotCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { out: { type: 'string' }, title: { type: 'string' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { out: { type: 'string' }, title: { type: 'string' }, label: { type: 'string', multiple: true } } });
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }
@@ -21,7 +22,11 @@ export async function plotCommand(argv: string[]): Promise<number> {
   if (!dirs.length) throw new UsageError('plot needs at least one run folder (one that holds metrics.jsonl)');
   // Checked before any work, so a bad --out costs nothing and leaves whatever is there untouched.
   const out = checkOut(parsed.values.out ?? 'figure.svg');
-  const runs = dirs.map(readRun);
+  const labels = parsed.values.label ?? [];
+  if (labels.length && labels.length !== dirs.length) {
+    throw new UsageError(`--label was given ${labels.length} time(s) for ${dirs.length} run folder(s): give one per run, in order, or none`);
+  }
+  const runs = dirs.map((dir, i) => ({ ...readRun(dir), ...(labels.length ? { label: labels[i] } : {}) }));
   const svg = await runsFigure(runs, parsed.values.title ?? '');
   try {
     writeFileAtomic(out, svg); // a new file or the old one, never half of one

@@ -100,6 +100,12 @@ test('compare trains each rule under one protocol and writes a table, a figure a
   const p = ngrad('plot', join(out, 'bp'), join(out, 'fa'), '--out', join(out, 'two.svg'));
   assert.equal(p.status, 0, p.stderr);
   assert.match(readFileSync(join(out, 'two.svg'), 'utf8'), /^<svg/);
+  const labelled = ngrad('plot', join(out, 'bp'), join(out, 'fa'), '--label', 'reference', '--label', 'random B', '--out', join(out, 'labelled.svg'));
+  assert.equal(labelled.status, 0, labelled.stderr);
+  const legend = readFileSync(join(out, 'labelled.svg'), 'utf8');
+  assert.match(legend, />reference</);
+  assert.match(legend, />random B</);
+  expectUsageError(['plot', join(out, 'bp'), join(out, 'fa'), '--label', 'one'], /--label was given 1 time\(s\) for 2 run folder\(s\)/);
 });
 
 test('compare trains a settling rule on the settling net of the same widths and says so in its title', () => {
