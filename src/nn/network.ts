@@ -11,7 +11,7 @@ import type { SettleSpec } from './settling.js';
 import { conv2dLayer, local2dLayer } from './conv2d.js';
 import { layerOutputShape, parseArchitecture, type LayerSpec } from './layer-spec.js';
 import { pool2dLayer } from './pool2d.js';
-import { checkQuantize, quantizeErrors, sampleBinary, type QuantizeSpec } from './stochastic.js';
+import { checkQuantize, logisticSlope, quantizeErrors, sampleBinary, type QuantizeSpec } from './stochastic.js';
 import { checkSpiking, DEFAULT_SPIKING, simulateSpikes, spikeBufferRows, spikeBuffers, spikingDerivative, type SpikeBuffers, type SpikingSpec } from './spiking.js';
 
 /** What a multi-layer perceptron is, independent of its parameter values. */
@@ -262,10 +262,7 @@ export function layerDerivative(be: Backend, spec: NetworkSpec, l: number, ws: W
     spikingDerivative(spiking, z, dh, dz);
     return;
   }
-  for (let i = 0; i < z.length; i++) {
-    const p = 1 / (1 + Math.exp(-z[i]));
-    dz[i] = dh[i] * p * (1 - p);
-  }
+  logisticSlope(z, dh, dz);
 }
 
 /** Quantises an error signal sent down to a hidden layer to the spec's backward bits, from the step's stream in ws

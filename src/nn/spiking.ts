@@ -4,6 +4,7 @@ import { sampleBernoulli } from '../tensor/sampling.js';
 import { Rng } from '../random.js';
 import type { DenseParams } from './dense.js';
 import type { Layer } from './layer.js';
+import { logisticSlope } from './stochastic.js';
 
 /**
  * Spiking networks (model 'spiking'): every hidden unit is a spiking neuron simulated for T time steps per input,
@@ -177,10 +178,7 @@ export function simulateSpikes(
  * soft LIF's for LIF neurons), the intracellular teaching signal of Samadi et al. 2017. */
 export function spikingDerivative(s: SpikingSpec, z: Float32Array, dh: Float32Array, dz: Float32Array): void {
   if (s.neuron === 'bernoulli') {
-    for (let i = 0; i < z.length; i++) {
-      const p = 1 / (1 + Math.exp(-z[i]));
-      dz[i] = dh[i] * p * (1 - p);
-    }
+    logisticSlope(z, dh, dz);
     return;
   }
   for (let i = 0; i < z.length; i++) dz[i] = dh[i] * softLifRate(z[i], s).slope;

@@ -66,3 +66,12 @@ export function quantizeErrors(d: Matrix, bits: number, rng: Rng): void {
     }
   }
 }
+
+/** dz = dh ⊙ σ'(z), from z: the error of a stochastic logistic unit (a 1-bit sample, a Bernoulli spiking neuron),
+ * whose h holds samples rather than σ(z), so σ' must come from the current z. */
+export function logisticSlope(z: Float32Array, dh: Float32Array, dz: Float32Array): void {
+  for (let i = 0; i < z.length; i++) {
+    const p = 1 / (1 + Math.exp(-z[i]));
+    dz[i] = dh[i] * p * (1 - p);
+  }
+}
